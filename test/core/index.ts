@@ -1,0 +1,2 @@
+// Every runtime-neutral test file; each runtime entry imports this one list.
+import './encoding.test.ts';
