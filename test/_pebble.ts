@@ -1,0 +1,160 @@
+// Starts a real Pebble ACME server and pebble-challtestsrv on free loopback ports for one test file,
+// with a throwaway TLS certificate, and stops both by PID. Node-only test helper.
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
+
+export interface PebbleOptions {
+  /** Extra environment for pebble, e.g. { PEBBLE_WFE_NONCEREJECT: '30' }. VA sleeps are always off. */
+  env?: Record<string, string>;
+  /** Turns on externalAccountBindingRequired with these key ids and base64url MAC keys. */
+  eabKeys?: Record<string, string>;
+}
+
+export interface Pebble {
+  directoryUrl: string;
+  managementUrl: string;
+  challtestsrvUrl: string;
+  /** Port Pebble's VA connects to for http-01 (on 127.0.0.1, where challtestsrv resolves every name). */
+  httpPort: number;
+  /** Port Pebble's VA connects to for tls-alpn-01. */
+  tlsPort: number;
+  dnsPort: number;
+  /** PEM file of Pebble's own TLS certificate: give it to children as NODE_EXTRA_CA_CERTS / DENO_CERT. */
+  tlsCaFile: string;
+  /** Temporary folder for this instance; removed by stop(). */
+  dir: string;
+  /** A fetch that trusts Pebble's TLS certificate, for in-process clients. */
+  fetch: typeof fetch;
+  /** Pebble's issuing root (index 0 is the default chain's root). */
+  rootPem(index?: number): Promise<string>;
+  setTxt(host: string, value: string): Promise<void>;
+  clearTxt(host: string): Promise<void>;
+  addCaa(host: string, policies: { tag: string; value: string }[]): Promise<void>;
+  /** The certificate status Pebble's management API reports, e.g. { Status: 'Revoked', ... }. */
+  certStatus(serialHex: string): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once the child prints a line matching `ready`; rejects if it exits first. */
+function startAndWait(command: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, cwd: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (ready.test(output)) {
+        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onData);
+        // Keep draining so a chatty child never blocks on a full pipe.
+        child.stdout!.resume();
+        child.stderr!.resume();
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`${command} exited with ${code} before it was ready:\n${output}`)));
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    process.kill(child.pid!, 'SIGTERM');
+  });
+}
+
+export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
+  const dir = mkdtempSync(join(tmpdir(), 'pebble-'));
+  const tlsCaFile = join(dir, 'tls-cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'tls-key.pem'),
+    '-out', tlsCaFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const [acmePort, managementPort, httpPort, tlsPort, dnsPort, challtestsrvPort] = await Promise.all(Array.from({ length: 6 }, freePort));
+  writeFileSync(join(dir, 'pebble-config.json'), JSON.stringify({
+    pebble: {
+      listenAddress: `127.0.0.1:${acmePort}`,
+      managementListenAddress: `127.0.0.1:${managementPort}`,
+      certificate: join(dir, 'tls-cert.pem'),
+      privateKey: join(dir, 'tls-key.pem'),
+      httpPort,
+      tlsPort,
+      ocspResponderURL: '',
+      externalAccountBindingRequired: options.eabKeys !== undefined,
+      externalAccountMACKeys: options.eabKeys ?? {},
+    },
+  }));
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(children.map(stopChild));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    children.push(await startAndWait('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dnsPort}`, '-management', `127.0.0.1:${challtestsrvPort}`,
+      '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], process.env, /Starting management server/, dir));
+    children.push(await startAndWait('pebble', ['-config', join(dir, 'pebble-config.json'), '-dnsserver', `127.0.0.1:${dnsPort}`],
+      { ...process.env, PEBBLE_VA_NOSLEEP: '1', ...options.env }, /ACME directory available at/, dir));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  const dispatcher = new Agent({ connect: { ca: readFileSync(tlsCaFile, 'utf8') } });
+  const trustingFetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) =>
+    undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  const managementUrl = `https://127.0.0.1:${managementPort}`;
+  const challtestsrvUrl = `http://127.0.0.1:${challtestsrvPort}`;
+  const challtestsrv = async (path: string, body: unknown) => {
+    const response = await fetch(`${challtestsrvUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`challtestsrv ${path}: HTTP ${response.status} ${await response.text()}`);
+  };
+  // challtestsrv answers for fully qualified names only.
+  const fqdn = (host: string) => (host.endsWith('.') ? host : `${host}.`);
+
+  return {
+    directoryUrl: `https://127.0.0.1:${acmePort}/dir`,
+    managementUrl,
+    challtestsrvUrl,
+    httpPort,
+    tlsPort,
+    dnsPort,
+    tlsCaFile,
+    dir,
+    fetch: trustingFetch,
+    async rootPem(index = 0) {
+      const response = await trustingFetch(`${managementUrl}/roots/${index}`);
+      if (!response.ok) throw new Error(`pebble /roots/${index}: HTTP ${response.status}`);
+      return response.text();
+    },
+    setTxt: (host, value) => challtestsrv('/set-txt', { host: fqdn(host), value }),
+    clearTxt: (host) => challtestsrv('/clear-txt', { host: fqdn(host) }),
+    addCaa: (host, policies) => challtestsrv('/add-caa', { host: fqdn(host), policies }),
+    async certStatus(serialHex) {
+      const response = await trustingFetch(`${managementUrl}/cert-status-by-serial/${serialHex}`);
+      if (!response.ok) throw new Error(`pebble cert-status-by-serial/${serialHex}: HTTP ${response.status} ${await response.text()}`);
+      return (await response.json()) as Record<string, unknown>;
+    },
+    async stop() {
+      await dispatcher.close();
+      await stop();
+    },
+  };
+}
