@@ -1,0 +1,174 @@
+// Builds the library, the Node CLI and the web page into dist/ with esbuild, keeps the exports of
+// package.json and deno.json in step, refuses Node leaks into web-standard bundles, and checks size budgets.
+// Run: `npx tsx build.ts` (or `npm run build`).
+
+import * as esbuild from 'esbuild';
+import { existsSync, readFileSync, writeFileSync, rmSync, mkdirSync, cpSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
+
+/** Public library entry points: package.json serves the built ESM, deno.json the TypeScript source. */
+const LIBRARY_ENTRIES: { subpath: string; source: string; platform: 'neutral' | 'node' }[] = [
+  { subpath: '.', source: 'core/mod.ts', platform: 'neutral' },
+  { subpath: './node', source: 'adapters/node.ts', platform: 'node' },
+];
+const DENO_ONLY_ENTRIES: Record<string, string> = { './deno': './adapters/deno.ts' };
+
+const WEB_INITIAL_JS_BUDGET_GZIP = 40 * 1024;
+
+const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
+// Names whose appearance in a web-standard bundle means Node-only code slipped in.
+const NODE_GLOBALS = /\b(?:Buffer\.(?:from|alloc|concat|isBuffer)|process\.(?:env|argv|exit|platform|versions)|require\(["']node:|__dirname|__filename)\b/;
+
+interface SizeRow { bundle: string; bytes: number; gzip: number; budget?: number }
+const sizes: SizeRow[] = [];
+
+function fail(message: string): never {
+  console.error(`build: ${message}`);
+  process.exit(1);
+}
+
+function checkNoNodeLeaks(label: string, metafile: esbuild.Metafile): void {
+  for (const [outputPath, output] of Object.entries(metafile.outputs)) {
+    for (const imported of output.imports) {
+      if (NODE_BUILTINS.has(imported.path)) fail(`${label}: ${outputPath} imports Node built-in "${imported.path}"`);
+    }
+    if (outputPath.endsWith('.js')) {
+      const match = NODE_GLOBALS.exec(readFileSync(outputPath, 'utf8'));
+      if (match) fail(`${label}: ${outputPath} uses the Node global "${match[0]}"`);
+    }
+  }
+}
+
+function recordSize(bundle: string, files: string[], budget?: number): void {
+  const contents = files.map((file) => readFileSync(file));
+  const bytes = contents.reduce((sum, buffer) => sum + buffer.length, 0);
+  const gzip = contents.reduce((sum, buffer) => sum + gzipSync(buffer, { level: 9 }).length, 0);
+  sizes.push({ bundle, bytes, gzip, budget });
+}
+
+/** The chunks a page loads before any dynamic import: the entry and its static imports, transitively. */
+function initialChunks(metafile: esbuild.Metafile, entryOutput: string): string[] {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    for (const imported of metafile.outputs[path]?.imports ?? []) {
+      if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+    }
+  };
+  visit(entryOutput);
+  return [...seen];
+}
+
+function syncExports(): void {
+  const packageJson = JSON.parse(readFileSync('package.json', 'utf8'));
+  const denoJson = JSON.parse(readFileSync('deno.json', 'utf8'));
+  const packageExports: Record<string, { types?: string; import: string }> = {};
+  const denoExports: Record<string, string> = {};
+  for (const entry of LIBRARY_ENTRIES) {
+    const name = entry.subpath === '.' ? 'mod' : entry.subpath.slice(2);
+    packageExports[entry.subpath] = { import: `./dist/lib/${name}.js` };
+    denoExports[entry.subpath] = `./${entry.source}`;
+  }
+  Object.assign(denoExports, DENO_ONLY_ENTRIES);
+  denoJson.version = packageJson.version;
+  const changed: string[] = [];
+  if (JSON.stringify(packageJson.exports) !== JSON.stringify(packageExports)) {
+    packageJson.exports = packageExports;
+    writeFileSync('package.json', JSON.stringify(packageJson, null, 2) + '\n');
+    changed.push('package.json');
+  }
+  if (JSON.stringify(denoJson.exports) !== JSON.stringify(denoExports) || changed.length) {
+    denoJson.exports = denoExports;
+    writeFileSync('deno.json', JSON.stringify(denoJson, null, 2) + '\n');
+    changed.push('deno.json');
+  }
+  if (changed.length) console.log(`build: updated exports in ${changed.join(' and ')}`);
+}
+
+async function buildLibrary(): Promise<void> {
+  for (const entry of LIBRARY_ENTRIES.filter((e) => existsSync(e.source))) {
+    const name = entry.subpath === '.' ? 'mod' : entry.subpath.slice(2);
+    const result = await esbuild.build({
+      entryPoints: { [name]: entry.source },
+      outdir: 'dist/lib',
+      bundle: true,
+      format: 'esm',
+      platform: entry.platform,
+      target: 'es2022',
+      packages: 'external',
+      splitting: true,
+      metafile: true,
+      logLevel: 'warning',
+    });
+    if (entry.platform === 'neutral') checkNoNodeLeaks(`library ${entry.subpath}`, result.metafile);
+    recordSize(`lib ${entry.subpath}`, Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.js')));
+  }
+}
+
+async function buildCli(): Promise<void> {
+  if (!existsSync('cli/main.ts')) return;
+  const result = await esbuild.build({
+    entryPoints: { 'acme-client': 'cli/main.ts' },
+    outdir: 'dist/cli',
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    // The daily cron run must start fast: only the entry loads eagerly, the protocol comes by dynamic import.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    minify: true,
+    metafile: true,
+    banner: { js: '#!/usr/bin/env node' },
+    logLevel: 'warning',
+  });
+  const entry = 'dist/cli/acme-client.js';
+  recordSize('cli (cron path)', initialChunks(result.metafile, entry));
+  recordSize('cli (all)', Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.js')));
+}
+
+async function buildWeb(): Promise<void> {
+  if (!existsSync('web/index.html')) return;
+  const result = await esbuild.build({
+    entryPoints: { app: 'web/app.ts' },
+    outdir: 'dist/web',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    minify: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  checkNoNodeLeaks('web', result.metafile);
+  for (const asset of ['index.html', 'style.css']) {
+    if (existsSync(join('web', asset))) cpSync(join('web', asset), join('dist/web', asset));
+  }
+  recordSize('web (initial)', initialChunks(result.metafile, 'dist/web/app.js'), WEB_INITIAL_JS_BUDGET_GZIP);
+  recordSize('web (all)', Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.js')));
+}
+
+function printSizes(): void {
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  console.log('| bundle | minified | gzip | budget (gzip) |');
+  console.log('|---|---|---|---|');
+  for (const row of sizes) console.log(`| ${row.bundle} | ${kib(row.bytes)} | ${kib(row.gzip)} | ${row.budget ? kib(row.budget) : '-'} |`);
+  for (const row of sizes) {
+    if (row.budget !== undefined && row.gzip > row.budget) fail(`${row.bundle} is ${kib(row.gzip)} gzip, over its budget of ${kib(row.budget)}`);
+  }
+}
+
+rmSync('dist', { recursive: true, force: true });
+mkdirSync('dist', { recursive: true });
+syncExports();
+await buildLibrary();
+await buildCli();
+await buildWeb();
+if (existsSync('cli/acme-client.1')) cpSync('cli/acme-client.1', 'dist/cli/acme-client.1');
+if (existsSync('dist/cli/acme-client.js')) writeFileSync('dist/cli/acme-client.js', readFileSync('dist/cli/acme-client.js'), { mode: 0o755 });
+printSizes();
