@@ -1,2 +1,3 @@
 // Every runtime-neutral test file; each runtime entry imports this one list.
 import './encoding.test.ts';
+import './names.test.ts';
