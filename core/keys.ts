@@ -30,24 +30,31 @@ function publicPart(jwk: PrivateJwk): PublicJwk {
   return jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n, e: jwk.e } : { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
 }
 
-/** The key type a JWK holds, refusing what ACME CAs do not accept (DESIGN.md "Protocol"). */
+/** The one refusal for every key kind ACME CAs do not take (DESIGN.md "Protocol"), naming what was found. */
+export function unsupportedKeyError(found: string, fix = 'use RSA 2048 to 4096 bits, or EC P-256 or P-384'): RangeError {
+  return new RangeError(`Unsupported key: ${found} (${fix})`);
+}
+
+/** The key type a JWK holds, refusing what ACME CAs do not accept. */
 export function keyTypeOfJwk(jwk: PublicJwk): KeyType {
   if (jwk.kty === 'EC') {
     if (jwk.crv === 'P-256') return 'ec256';
     if (jwk.crv === 'P-384') return 'ec384';
-    throw new RangeError(`Unsupported key: EC curve ${String(jwk.crv)} (use P-256 or P-384)`);
+    throw unsupportedKeyError(`EC ${String(jwk.crv)}`);
   }
   if (jwk.kty === 'RSA') {
+    if (typeof jwk.n !== 'string') throw new TypeError('Cannot use JWK: RSA key lacks "n"');
     let bytes = base64UrlDecode(jwk.n);
     while (bytes.length > 0 && bytes[0] === 0) bytes = bytes.subarray(1);
     const bits = bytes.length === 0 ? 0 : (bytes.length - 1) * 8 + (32 - Math.clz32(bytes[0]!));
-    if (bits < 2048) throw new RangeError(`Unsupported key: RSA ${bits} bits is too short (at least 2048)`);
+    if (bits < 2048 || bits > 4096) throw unsupportedKeyError(`RSA ${bits} bits`);
     if (bits <= 2048) return 'rsa2048';
     if (bits <= 3072) return 'rsa3072';
-    if (bits <= 4096) return 'rsa4096';
-    throw new RangeError(`Unsupported key: RSA ${bits} bits is too long (at most 4096)`);
+    return 'rsa4096';
   }
-  throw new RangeError(`Unsupported key: kty ${JSON.stringify((jwk as { kty?: unknown }).kty)} (use RSA or EC)`);
+  const kty = (jwk as { kty?: unknown; crv?: unknown }).kty;
+  const crv = (jwk as { crv?: unknown }).crv;
+  throw unsupportedKeyError(kty === 'OKP' && typeof crv === 'string' ? crv : `kty ${JSON.stringify(kty)}`);
 }
 
 export function algorithmOf(type: KeyType): SignatureAlgorithm {

@@ -1,3 +1,4 @@
 // Every runtime-neutral test file; each runtime entry imports this one list.
 import './encoding.test.ts';
 import './names.test.ts';
+import './keys.test.ts';
