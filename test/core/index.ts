@@ -2,3 +2,5 @@
 import './encoding.test.ts';
 import './names.test.ts';
 import './keys.test.ts';
+import './renewal.test.ts';
+import './der-lite.test.ts';
