@@ -6,7 +6,14 @@ import * as asn1js from 'asn1js';
 export type DerNode = asn1js.AsnType;
 
 export function parseDer(der: Uint8Array, what: string): DerNode {
-  const { offset, result } = asn1js.fromBER(der);
+  let parsed: ReturnType<typeof asn1js.fromBER>;
+  try {
+    parsed = asn1js.fromBER(der);
+  } catch (error) {
+    // asn1js throws, rather than reporting, on some bad contents, such as a GeneralizedTime that is no date.
+    throw new SyntaxError(`Cannot parse ${what}: not DER (${(error as Error).message})`);
+  }
+  const { offset, result } = parsed;
   if (offset === -1) throw new SyntaxError(`Cannot parse ${what}: not DER (${result.error || 'malformed'})`);
   if (offset !== der.length) throw new SyntaxError(`Cannot parse ${what}: ${der.length - offset} bytes follow the DER value`);
   return result;

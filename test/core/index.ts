@@ -4,3 +4,5 @@ import './names.test.ts';
 import './keys.test.ts';
 import './renewal.test.ts';
 import './der-lite.test.ts';
+import './csr.test.ts';
+import './x509.test.ts';

@@ -1,0 +1,211 @@
+// PKCS#10 certification requests (RFC 2986) for ACME finalize (RFC 8555 §7.4): built from our identifiers and
+// certificate key, and read back, with the self-signature checked, when a user brings a CSR of their own.
+
+import * as asn1js from 'asn1js';
+import type { DerNode } from './_der.ts';
+import {
+  derBitString, derNull, derObjectIdentifier, derSequence, derSmallInteger, derUnsignedInteger, encodeDer, bitStringBytes, isNull, objectIdentifier,
+  parseDer, sequenceOf, smallInteger, unsignedInteger,
+} from './_der.ts';
+import {
+  OID_SUBJECT_ALT_NAME, OID_TLS_FEATURE, commonNameOf, derExtension, derNameWithCommonName, derSubjectAltName, derTlsFeatureMustStaple, extensionsOf,
+  readSubjectAltName, readTlsFeatureMustStaple,
+} from './_pkix.ts';
+import { pemEncode } from './encoding.ts';
+import type { EcCurve, HashName, PublicJwk, SignatureAlgorithm } from './engine.ts';
+import { defaultEngine, hasWebCrypto } from './engine.ts';
+import type { AcmeKey } from './keys.ts';
+import { keyTypeOfJwk, sign } from './keys.ts';
+import type { Identifier } from './names.ts';
+import { identifierToString, normalizeIdentifiers } from './names.ts';
+import { publicKeyFromSpki, spkiFromPublicJwk } from './spki.ts';
+
+const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14'; // RFC 2985 §5.4.2
+/** RFC 5280 Appendix A: ub-common-name. */
+const MAX_COMMON_NAME_LENGTH = 64;
+
+interface SignatureScheme {
+  name: string;
+  family: 'RSA' | 'EC';
+  hash: HashName;
+}
+
+// RFC 4055 §5 (RSA, whose parameters are NULL) and RFC 5758 §3.2 (ECDSA, whose parameters are absent).
+const SIGNATURE_SCHEMES: Record<string, SignatureScheme> = {
+  '1.2.840.113549.1.1.11': { name: 'sha256WithRSAEncryption', family: 'RSA', hash: 'SHA-256' },
+  '1.2.840.113549.1.1.12': { name: 'sha384WithRSAEncryption', family: 'RSA', hash: 'SHA-384' },
+  '1.2.840.113549.1.1.13': { name: 'sha512WithRSAEncryption', family: 'RSA', hash: 'SHA-512' },
+  '1.2.840.10045.4.3.2': { name: 'ecdsa-with-SHA256', family: 'EC', hash: 'SHA-256' },
+  '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', family: 'EC', hash: 'SHA-384' },
+  '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', family: 'EC', hash: 'SHA-512' },
+};
+const SIGNATURE_OIDS: Record<SignatureAlgorithm, string> = { RS256: '1.2.840.113549.1.1.11', ES256: '1.2.840.10045.4.3.2', ES384: '1.2.840.10045.4.3.3' };
+const COORDINATE_LENGTH: Record<EcCurve, number> = { 'P-256': 32, 'P-384': 48 };
+
+export interface CsrOptions {
+  /** The certificate key; never the account key (RFC 8555 §11.1). */
+  key: AcmeKey;
+  /** In normalised form (names.ts); the first DNS name becomes the subject CN. */
+  identifiers: readonly Identifier[];
+  /** Ask for the TLS Feature extension with status_request (RFC 7633), as acme-client -O does. */
+  mustStaple?: boolean;
+}
+
+export async function createCsr(options: CsrOptions): Promise<Uint8Array<ArrayBuffer>> {
+  const { key, identifiers, mustStaple = false } = options;
+  checkNormalised(identifiers);
+  const first = identifiers[0]!;
+  // RFC 8555 §7.4 only needs the names in the SAN; the CN is for software that still shows it. It is left out
+  // for an IP address, since CA/Browser Forum BR §7.1.4.3 deprecate addresses in the CN, and for a name longer
+  // than ub-common-name, which no CA could copy into the certificate.
+  const commonName = first.type === 'dns' && first.value.length <= MAX_COMMON_NAME_LENGTH ? first.value : undefined;
+  // RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical.
+  const extensions = [derExtension(OID_SUBJECT_ALT_NAME, commonName === undefined, derSubjectAltName(identifiers))];
+  if (mustStaple) extensions.push(derExtension(OID_TLS_FEATURE, false, derTlsFeatureMustStaple()));
+  const extensionRequest = derSequence(derObjectIdentifier(OID_EXTENSION_REQUEST), new asn1js.Set({ value: [derSequence(...extensions)] }));
+  const info = derSequence(
+    derSmallInteger(0),
+    derNameWithCommonName(commonName),
+    parseDer(spkiFromPublicJwk(key.publicJwk), 'SubjectPublicKeyInfo'),
+    // attributes [0] IMPLICIT SET OF Attribute (RFC 2986 §4.1)
+    new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [extensionRequest] }),
+  );
+  const signature = await sign(key, encodeDer(info));
+  const algorithm = key.algorithm === 'RS256'
+    ? derSequence(derObjectIdentifier(SIGNATURE_OIDS.RS256), derNull())
+    : derSequence(derObjectIdentifier(SIGNATURE_OIDS[key.algorithm]));
+  const signatureValue = key.algorithm === 'RS256' ? signature : ecdsaDerFromRaw(signature);
+  return encodeDer(derSequence(info, algorithm, derBitString(signatureValue)));
+}
+
+/** Identifiers that normalizeIdentifiers() would leave as they are; anything else is a caller mistake. */
+function checkNormalised(identifiers: readonly Identifier[]): void {
+  if (identifiers.length === 0) throw new RangeError('Cannot create CSR: no identifiers');
+  const normalised = normalizeIdentifiers(identifiers.map(identifierToString));
+  identifiers.forEach((identifier, i) => {
+    const expected = normalised[i]!;
+    if (identifier.type !== expected.type || identifier.value !== expected.value) {
+      throw new RangeError(`Cannot create CSR: identifier ${identifier.type} ${JSON.stringify(identifier.value)} is not normalised (expected ${expected.type} ${JSON.stringify(expected.value)})`);
+    }
+  });
+}
+
+export function csrToPem(der: Uint8Array): string {
+  return pemEncode('CERTIFICATE REQUEST', der);
+}
+
+export interface CsrInfo {
+  /** The subject CN first (when it is not also in the SAN), then the SAN entries, normalised. */
+  identifiers: Identifier[];
+  publicJwk: PublicJwk;
+  mustStaple: boolean;
+}
+
+/** Reads a CSR that a user brings, refusing it unless its self-signature verifies and it names only DNS names and IPs. */
+export async function parseCsr(der: Uint8Array): Promise<CsrInfo> {
+  const [infoNode, algorithmNode, signatureNode] = sequenceOf(parseDer(der, 'CSR'), 'CSR', 3, 3);
+  const [version, subject, spki, attributes] = sequenceOf(infoNode, 'CSR certificationRequestInfo', 4, 4);
+  if (smallInteger(version, 'CSR version') !== 0) throw new SyntaxError(`Cannot parse CSR: version ${smallInteger(version, 'CSR version')}, expected 0`);
+  const publicJwk = publicKeyFromSpki(spki!.valueBeforeDecodeView);
+  keyTypeOfJwk(publicJwk);
+
+  const scheme = signatureSchemeOf(algorithmNode!);
+  if (scheme.family !== publicJwk.kty) throw new SyntaxError(`Cannot use CSR: signed with ${scheme.name} but its key is ${publicJwk.kty}`);
+  let signature = bitStringBytes(signatureNode, 'CSR signature');
+  if (publicJwk.kty === 'EC') signature = ecdsaRawFromDer(signature, publicJwk.crv);
+  if (!(await verifySignature(publicJwk, scheme, infoNode!.valueBeforeDecodeView, signature))) {
+    throw new SyntaxError('Cannot use CSR: its signature does not verify with its own public key (it was altered, or signed by another key)');
+  }
+
+  const names: string[] = [];
+  const commonName = commonNameOf(subject!, 'CSR subject');
+  if (commonName !== undefined) names.push(commonName);
+  let mustStaple = false;
+  const extensions = extensionRequestOf(attributes!);
+  const san = extensions.get(OID_SUBJECT_ALT_NAME);
+  if (san) {
+    const { names: sanNames, otherKinds } = readSubjectAltName(san.value, 'CSR');
+    if (otherKinds.length > 0) throw new RangeError(`Cannot use CSR: its subjectAltName holds ${otherKinds.join(', ')}, which ACME cannot validate`);
+    names.push(...sanNames.map((name) => name.value));
+  }
+  const tlsFeature = extensions.get(OID_TLS_FEATURE);
+  if (tlsFeature) mustStaple = readTlsFeatureMustStaple(tlsFeature.value, 'CSR');
+  if (names.length === 0) throw new RangeError('Cannot use CSR: it names no DNS name or IP address');
+  // RFC 8555 §7.4 counts the CN as a requested name; it usually repeats a SAN entry, so duplicates collapse here.
+  const identifiers: Identifier[] = [];
+  for (const name of names) {
+    let identifier: Identifier;
+    try {
+      [identifier] = normalizeIdentifiers([name]) as [Identifier];
+    } catch (error) {
+      throw new RangeError(`Cannot use CSR: ${(error as Error).message}`);
+    }
+    if (!identifiers.some((other) => other.type === identifier.type && other.value === identifier.value)) identifiers.push(identifier);
+  }
+  return { identifiers, publicJwk, mustStaple };
+}
+
+function signatureSchemeOf(node: DerNode): SignatureScheme {
+  const [oidNode, parameters] = sequenceOf(node, 'CSR signatureAlgorithm', 1, 2);
+  const oid = objectIdentifier(oidNode, 'CSR signatureAlgorithm');
+  const scheme = SIGNATURE_SCHEMES[oid];
+  if (!scheme) throw new RangeError(`Cannot use CSR: signature algorithm ${oid} is not supported (use SHA-256 with RSA or ECDSA)`);
+  if (scheme.family === 'EC' ? parameters !== undefined : parameters !== undefined && !isNull(parameters)) {
+    throw new SyntaxError(`Cannot parse CSR: ${scheme.name} has unexpected parameters`);
+  }
+  return scheme;
+}
+
+/** The extensions in the extensionRequest attribute (RFC 2985 §5.4.2), if there is one. */
+function extensionRequestOf(attributes: DerNode): ReturnType<typeof extensionsOf> {
+  const { tagClass, tagNumber, isConstructed } = attributes.idBlock;
+  if (tagClass !== 3 || tagNumber !== 0 || !isConstructed) throw new SyntaxError('Cannot parse CSR: expected attributes [0]');
+  for (const attribute of (attributes as asn1js.Constructed).valueBlock.value) {
+    const [type, values] = sequenceOf(attribute, 'CSR attribute', 2, 2);
+    if (objectIdentifier(type, 'CSR attribute type') !== OID_EXTENSION_REQUEST) continue;
+    if (!(values instanceof asn1js.Set) || values.valueBlock.value.length !== 1) {
+      throw new SyntaxError('Cannot parse CSR: extensionRequest does not hold exactly one value');
+    }
+    return extensionsOf(values.valueBlock.value[0]!, 'CSR extensionRequest');
+  }
+  return new Map();
+}
+
+/** RFC 3279 §2.2.3 Ecdsa-Sig-Value from the fixed-length r||s that JWS and WebCrypto use (RFC 7518 §3.4). */
+function ecdsaDerFromRaw(signature: Uint8Array): Uint8Array<ArrayBuffer> {
+  const half = signature.length / 2;
+  return encodeDer(derSequence(derUnsignedInteger(signature.subarray(0, half)), derUnsignedInteger(signature.subarray(half))));
+}
+
+function ecdsaRawFromDer(signature: Uint8Array, crv: EcCurve): Uint8Array<ArrayBuffer> {
+  const size = COORDINATE_LENGTH[crv];
+  const raw = new Uint8Array(2 * size);
+  sequenceOf(parseDer(signature, 'CSR ECDSA signature'), 'CSR ECDSA signature', 2, 2).forEach((node, i) => {
+    const value = unsignedInteger(node, 'CSR ECDSA signature');
+    if (value.length > size) throw new SyntaxError(`Cannot parse CSR ECDSA signature: a ${value.length}-byte value is too long for ${crv}`);
+    raw.set(value, (i + 1) * size - value.length);
+  });
+  return raw;
+}
+
+/** The JWS algorithm an engine verifies for this key and hash, if the pair is one that ACME keys sign with. */
+function engineAlgorithmOf(jwk: PublicJwk, hash: HashName): SignatureAlgorithm | undefined {
+  if (jwk.kty === 'RSA') return hash === 'SHA-256' ? 'RS256' : undefined;
+  if (jwk.crv === 'P-256' && hash === 'SHA-256') return 'ES256';
+  if (jwk.crv === 'P-384' && hash === 'SHA-384') return 'ES384';
+  return undefined;
+}
+
+async function verifySignature(jwk: PublicJwk, scheme: SignatureScheme, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  const algorithm = engineAlgorithmOf(jwk, scheme.hash);
+  if (algorithm) return (await defaultEngine(scheme.family)).verify(algorithm, jwk, data, signature);
+  // Other pairs are valid too: `openssl req` signs with SHA-256 whatever the curve. The engines only pair each
+  // curve with its own hash, so WebCrypto checks these directly, and where it is missing they are refused.
+  const crv = jwk.kty === 'EC' ? ` ${jwk.crv}` : '';
+  if (!hasWebCrypto()) throw new RangeError(`Cannot verify CSR: ${scheme.name} with a${crv} ${jwk.kty} key needs WebCrypto, which this page lacks`);
+  const params = jwk.kty === 'RSA'
+    ? { import: { name: 'RSASSA-PKCS1-v1_5', hash: scheme.hash }, verify: { name: 'RSASSA-PKCS1-v1_5' } }
+    : { import: { name: 'ECDSA', namedCurve: jwk.crv }, verify: { name: 'ECDSA', hash: scheme.hash } };
+  const key = await crypto.subtle.importKey('jwk', { ...jwk }, params.import, false, ['verify']);
+  return crypto.subtle.verify(params.verify, key, signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>);
+}

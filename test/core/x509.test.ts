@@ -1,0 +1,129 @@
+import { assertEquals, assertThrows, test } from '../_harness.ts';
+import { hexDecode, pemDecode, pemEncode } from '../../core/encoding.ts';
+import { normalizeIdentifiers } from '../../core/names.ts';
+import { certificateCoversIdentifiers, certificateMatchesKey, parseCertificate, parseCertificateChain } from '../../core/x509.ts';
+
+// Made with openssl for this test: an EC root "O=Test, CN=Prüfstelle Root ✓" (UTF8String), and a leaf it signed
+// with `openssl ca -startdate 20250101000000Z -enddate 20510203040506Z` (so notAfter is a GeneralizedTime),
+// serial 0x80a1b2c3d4e5f60718293a4b5c6d7e8f90 (DER adds a 00 sign byte), subject CN=bücher.example and
+// subjectAltName = DNS:xn--bcher-kva.example, DNS:*.example.com, IP:192.0.2.10, IP:2001:db8::1, email:a@b.example.
+const ROOT = `-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIBATAKBggqhkjOPQQDAjAuMQ0wCwYDVQQKDARUZXN0MR0w
+GwYDVQQDDBRQcsO8ZnN0ZWxsZSBSb290IOKckzAeFw0yNjExMjgyMjI0MjBaFw0z
+NjExMjUyMjI0MjBaMC4xDTALBgNVBAoMBFRlc3QxHTAbBgNVBAMMFFByw7xmc3Rl
+bGxlIFJvb3Qg4pyTMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEznsmcyJGK1WG
+dP8NGqbaN2FTSgiRIop5YSvgWFJGCQpIf5Vk8AVyE8iZgQW9Y2cAw2qoUVyv78td
+tMMF/KzH7KNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAgQwHQYD
+VR0OBBYEFBnN9m1ngPY7N4cYLW9ybZc1LOJJMAoGCCqGSM49BAMCA0gAMEUCIHbx
+l+LRwdKEPsdMjDAarasfJJdhxw6OiJaPJopqea4VAiEA5buM5IZmUWEFADFDUiCw
+NNWW/6guCWxKmyg4eEZx32g=
+-----END CERTIFICATE-----
+`;
+const LEAF = `-----BEGIN CERTIFICATE-----
+MIIB8DCCAZWgAwIBAgISAIChssPU5fYHGCk6S1xtfo+QMAoGCCqGSM49BAMCMC4x
+DTALBgNVBAoMBFRlc3QxHTAbBgNVBAMMFFByw7xmc3RlbGxlIFJvb3Qg4pyTMCAX
+DTI1MDEwMTAwMDAwMFoYDzIwNTEwMjAzMDQwNTA2WjAaMRgwFgYDVQQDDA9iw7xj
+aGVyLmV4YW1wbGUwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARgpA4+bIL43bgL
+aF1GMCuPp9o1Oq8voGwb/w4nDjZUa05bxXOEpC6LXGpe6viNNRJ4zEGjUVKyzhPO
+TGXFHW0ko4GkMIGhMFQGA1UdEQRNMEuCFXhuLS1iY2hlci1rdmEuZXhhbXBsZYIN
+Ki5leGFtcGxlLmNvbYcEwAACCocQIAENuAAAAAAAAAAAAAAAAYELYUBiLmV4YW1w
+bGUwHwYDVR0jBBgwFoAUGc32bWeA9js3hxgtb3JtlzUs4kkwHQYDVR0OBBYEFOq5
+DAoAK/k0XF4gjsoAUYnXMUueMAkGA1UdEwQCMAAwCgYIKoZIzj0EAwIDSQAwRgIh
+APmd/ZzeghZvbC7ILo4csK49+uJlzF204ylfEGqfBlYtAiEAvrI3DUrzUyGIjywV
+PQjvFolvJ3tUKC5TXG3xejGMEjA=
+-----END CERTIFICATE-----
+`;
+// `openssl x509 -req -key ed.key -set_serial -4660` with string_mask=pkix: a version 1 certificate without
+// extensions, an Ed25519 key, a negative serial, O=Fixture as PrintableString and CN=Ωmega Ed25519 v1 as BMPString.
+const ED25519_V1 = `-----BEGIN CERTIFICATE-----
+MIIBIjCB1QIC7cwwBQYDK2VwMD0xEDAOBgNVBAoTB0ZpeHR1cmUxKTAnBgNVBAMe
+IAOpAG0AZQBnAGEAIABFAGQAMgA1ADUAMQA5ACAAdgAxMB4XDTI2MTEyODIyMjQz
+NVoXDTQ2MTEyMzIyMjQzNVowPTEQMA4GA1UEChMHRml4dHVyZTEpMCcGA1UEAx4g
+A6kAbQBlAGcAYQAgAEUAZAAyADUANQAxADkAIAB2ADEwKjAFBgMrZXADIQDtgLOB
+iKSpMahKaBNDGjHfMCQu+2ihTpeLHLJEQxfMSDAFBgMrZXADQQAP7qx4WyjFV1ol
+32Dk7fjqgyxiCVAkTmQePno7KViIy/GzqUR1zxV4cDgIn8hwqVgiYSRVaHwtJc65
+9EHFFI0D
+-----END CERTIFICATE-----
+`;
+const ROOT_KEY_ID = hexDecode('19cdf66d6780f63b3787182d6f726d97352ce249');
+
+test('x509: a leaf and its root from one PEM chain, with text around the blocks', () => {
+  const [leaf, root] = parseCertificateChain(`leaf:\n${LEAF}\nroot:\r\n${ROOT.replace(/\n/g, '\r\n')}`);
+  assertEquals(leaf!.subjectCn, 'bücher.example');
+  assertEquals(leaf!.issuerCn, 'Prüfstelle Root ✓');
+  assertEquals(leaf!.serialHex, '80a1b2c3d4e5f60718293a4b5c6d7e8f90');
+  assertEquals(leaf!.serialBytes, hexDecode('0080a1b2c3d4e5f60718293a4b5c6d7e8f90'));
+  assertEquals(leaf!.notBefore, new Date('2025-01-01T00:00:00Z'));
+  assertEquals(leaf!.notAfter, new Date('2051-02-03T04:05:06Z'));
+  assertEquals(leaf!.dnsNames, ['xn--bcher-kva.example', '*.example.com']);
+  assertEquals(leaf!.ipAddresses, ['192.0.2.10', '2001:db8::1']);
+  assertEquals(leaf!.authorityKeyIdentifier, ROOT_KEY_ID);
+  assertEquals(leaf!.subjectKeyIdentifier, hexDecode('eab90c0a002bf9345c5e208eca005189d7314b9e'));
+  assertEquals(leaf!.publicJwk, {
+    kty: 'EC', crv: 'P-256', x: 'YKQOPmyC-N24C2hdRjArj6faNTqvL6BsG_8OJw42VGs', y: 'TlvFc4SkLotcal7q-I01EnjMQaNRUrLOE85MZcUdbSQ',
+  });
+  assertEquals(leaf!.der, pemDecode(LEAF).der);
+
+  assertEquals(root!.subjectCn, 'Prüfstelle Root ✓');
+  assertEquals(root!.serialHex, '01');
+  assertEquals(root!.subjectKeyIdentifier, ROOT_KEY_ID);
+  assertEquals(root!.authorityKeyIdentifier, undefined);
+  assertEquals(root!.notAfter, new Date('2036-11-25T22:24:20Z'));
+  assertEquals(root!.dnsNames, []);
+});
+
+test('x509: version 1, no extensions, negative serial, BMPString CN, Ed25519 key', () => {
+  const cert = parseCertificate(pemDecode(ED25519_V1).der);
+  assertEquals(cert.subjectCn, 'Ωmega Ed25519 v1');
+  assertEquals(cert.issuerCn, 'Ωmega Ed25519 v1');
+  assertEquals(cert.serialBytes, hexDecode('edcc'));
+  assertEquals(cert.serialHex, 'edcc');
+  assertEquals(cert.notBefore, new Date('2026-11-28T22:24:35Z'));
+  assertEquals(cert.notAfter, new Date('2046-11-23T22:24:35Z'));
+  assertEquals([cert.dnsNames, cert.ipAddresses, cert.authorityKeyIdentifier, cert.publicJwk], [[], [], undefined, undefined]);
+});
+
+test('x509: certificateMatchesKey', () => {
+  const [leaf, root] = parseCertificateChain(LEAF + ROOT);
+  assertEquals(certificateMatchesKey(leaf!, leaf!.publicJwk!), true);
+  assertEquals(certificateMatchesKey(leaf!, root!.publicJwk!), false);
+  assertEquals(certificateMatchesKey(parseCertificateChain(ED25519_V1)[0]!, leaf!.publicJwk!), false);
+});
+
+test('x509: certificateCoversIdentifiers', () => {
+  const [leaf] = parseCertificateChain(LEAF);
+  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['Bücher.example', '*.example.com', '192.0.2.10', '2001:DB8:0::1'])), true);
+  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['bücher.example'])), true);
+  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['bücher.example', 'other.example'])), false);
+  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['www.example.com'])), false, 'a wildcard SAN is not a name we asked for');
+  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['192.0.2.11'])), false);
+});
+
+function replaceText(der: Uint8Array, from: string, to: string): Uint8Array {
+  const needle = Array.from(from, (char) => char.charCodeAt(0));
+  const at = der.findIndex((_, i) => needle.every((byte, j) => der[i + j] === byte));
+  if (at < 0) throw new Error(`${from} is not in the DER`);
+  const out = der.slice();
+  out.set(Array.from(to, (char) => char.charCodeAt(0)), at);
+  return out;
+}
+
+test('x509: malformed input is a SyntaxError naming what is wrong', () => {
+  const der = pemDecode(LEAF).der;
+  assertThrows(() => parseCertificate(der.subarray(0, 100)), SyntaxError, 'Cannot parse certificate');
+  assertThrows(() => parseCertificate(new Uint8Array([...der, 0, 0])), SyntaxError, 'Cannot parse certificate: 2 bytes follow the DER value');
+  assertThrows(() => parseCertificate(replaceText(der, '250101000000Z', '2501X1000000Z')), SyntaxError,
+    'Cannot parse certificate notBefore: "2501X1000000Z" is not a UTCTime YYMMDDHHMMSSZ');
+  assertThrows(() => parseCertificate(replaceText(der, '20510203040506Z', '20510230040506Z')), SyntaxError,
+    'Cannot parse certificate notAfter: "20510230040506Z" is not a real date and time');
+  assertThrows(() => parseCertificate(replaceText(der, '20510203040506Z', '2051020304050Z6')), SyntaxError, 'Cannot parse certificate: not DER');
+  assertThrows(() => parseCertificate(replaceText(der, '20510203040506Z', '205102030405+06')), SyntaxError,
+    'Cannot parse certificate notAfter: "205102030405+06" is not a GeneralizedTime YYYYMMDDHHMMSSZ');
+  assertThrows(() => parseCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01])), SyntaxError, 'Cannot parse certificate: 1 elements, expected 3');
+});
+
+test('x509: a chain must hold certificates only', () => {
+  assertThrows(() => parseCertificateChain(LEAF + pemEncode('PRIVATE KEY', new Uint8Array([1]))), SyntaxError,
+    'Cannot parse certificate chain: block 2 is "PRIVATE KEY", not "CERTIFICATE"');
+  assertThrows(() => parseCertificateChain('<html>not found</html>'), SyntaxError, 'Cannot parse PEM: no "-----BEGIN" line');
+});
