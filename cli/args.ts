@@ -1,0 +1,209 @@
+// acme-client(1)'s command line: the 2017 page's single-letter flags with getopt(3) rules (clusters such as -vvFn,
+// -cDIR or -c DIR, options before operands, "--" ends them), plus long options for what that page lacks.
+
+import { KEY_TYPES, type KeyType } from '../core/engine.ts';
+import { isBase64Url } from '../core/encoding.ts';
+
+/** Challenge types a caller can answer under -t: it sets up the file or TXT record from the printed key authorization. */
+export const CALLER_CHALLENGE_TYPES = ['http-01', 'dns-01'] as const;
+export type CallerChallengeType = (typeof CALLER_CHALLENGE_TYPES)[number];
+
+export interface ListenAddress {
+  /** Undefined: every interface. */
+  host?: string;
+  port: number;
+}
+
+export interface CliOptions {
+  backup: boolean;
+  expand: boolean;
+  force: boolean;
+  multiple: boolean;
+  createAccountKey: boolean;
+  createDomainKey: boolean;
+  mustStaple: boolean;
+  revoke: boolean;
+  staging: boolean;
+  /** How often -v was given: 1 progress, 2 also the HTTP trace. */
+  verbosity: number;
+  agreement?: string;
+  challengeDir?: string;
+  certDir?: string;
+  accountKey?: string;
+  domainKey?: string;
+  challengeType?: CallerChallengeType;
+  directory?: string;
+  email?: string;
+  keyType: KeyType;
+  eabKid?: string;
+  eabHmacKey?: string;
+  preferredChain?: string;
+  standalone?: ListenAddress;
+  help: boolean;
+  version: boolean;
+  names: string[];
+}
+
+export const USAGE = 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] [-k domainkey] [-t challenge] domain [altnames...]';
+
+export const HELP = `${USAGE}
+  -a URL       terms of service you agree to (warns when the CA's differ)
+  -b           back up cert, chain and fullchain before replacing or removing them
+  -C DIR       where http-01 responses go (default /var/www/acme)
+  -c DIR       certificate directory (default /etc/ssl/acme)
+  -e           allow adding names to the certificate
+  -F           renew even if it is not yet time
+  -f FILE      account key (default /etc/acme/privkey.pem)
+  -k FILE      domain key (default /etc/ssl/acme/private/privkey.pem)
+  -m           append the domain to the default paths, creating directories
+  -N           create the domain key if it does not exist
+  -n           create the account key if it does not exist
+  -O           ask for OCSP must-staple
+  -r           revoke the certificate and remove its files
+  -s           use Let's Encrypt's staging directory
+  -t TYPE      answer challenges yourself: http-01 or dns-01 (see acme-client(1))
+  -v           progress on stderr; -vv also traces HTTP
+  --directory URL           ACME directory of any CA (default Let's Encrypt)
+  --email ADDR              contact address for the account
+  --key-type TYPE           key for -n/-N: ${KEY_TYPES.join(', ')} (default rsa4096)
+  --eab-kid ID --eab-hmac-key KEY   external account binding
+  --preferred-chain CN      pick the chain whose root has this issuer CN
+  --standalone [ADDR:]PORT  answer http-01 with a built-in server
+  --help, --version
+Exit status: 0 certificate changed, 2 nothing to do, 1 failure.`;
+
+/** Flags without an argument, and the option each one sets. */
+const BOOLEAN_FLAGS: Record<string, keyof CliOptions> = {
+  b: 'backup', e: 'expand', F: 'force', m: 'multiple', n: 'createAccountKey', N: 'createDomainKey', O: 'mustStaple', r: 'revoke', s: 'staging',
+};
+const VALUE_FLAGS: Record<string, 'agreement' | 'challengeDir' | 'certDir' | 'accountKey' | 'domainKey' | 'challengeType'> = {
+  a: 'agreement', C: 'challengeDir', c: 'certDir', f: 'accountKey', k: 'domainKey', t: 'challengeType',
+};
+const LONG_VALUE_OPTIONS = ['directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone'] as const;
+type LongValueOption = (typeof LONG_VALUE_OPTIONS)[number];
+
+function setLong(options: CliOptions, name: LongValueOption, value: string): void {
+  if (value === '') throw new RangeError(`--${name} needs a non-empty value`);
+  switch (name) {
+    case 'directory': {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        throw new RangeError(`--directory ${JSON.stringify(value)} is not a URL`);
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RangeError(`--directory ${JSON.stringify(value)} is not an https URL`);
+      options.directory = value;
+      break;
+    }
+    case 'email':
+      // RFC 8555 §7.3: contacts are mailto: URLs, and CAs refuse hfields, so one plain address is all we accept.
+      if (!/^[^\s@,?<>]+@[^\s@,?<>]+$/.test(value)) throw new RangeError(`--email ${JSON.stringify(value)} is not one plain e-mail address`);
+      options.email = value;
+      break;
+    case 'key-type':
+      if (!(KEY_TYPES as readonly string[]).includes(value)) throw new RangeError(`--key-type ${JSON.stringify(value)} is not one of ${KEY_TYPES.join(', ')}`);
+      options.keyType = value as KeyType;
+      break;
+    case 'eab-kid':
+      options.eabKid = value;
+      break;
+    case 'eab-hmac-key':
+      // RFC 8555 §7.3.4: the CA hands out the MAC key base64url-encoded.
+      if (!isBase64Url(value)) throw new RangeError('--eab-hmac-key is not base64url, as the CA hands it out');
+      options.eabHmacKey = value;
+      break;
+    case 'preferred-chain':
+      options.preferredChain = value;
+      break;
+    case 'standalone':
+      options.standalone = parseListenAddress(value);
+      break;
+  }
+}
+
+/** [ADDR:]PORT, where an IPv6 ADDR is written in brackets as in a URL: [::1]:80. */
+export function parseListenAddress(text: string): ListenAddress {
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]*):)?(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) throw new RangeError(`--standalone ${JSON.stringify(text)} is not [ADDR:]PORT with a port from 1 to 65535`);
+  const host = match[1]?.replace(/^\[(.*)\]$/, '$1');
+  return host ? { host, port } : { port };
+}
+
+function setValue(options: CliOptions, flag: string, value: string): void {
+  const name = VALUE_FLAGS[flag]!;
+  if (value === '') throw new RangeError(`-${flag} needs a non-empty argument`);
+  if (name === 'challengeType') {
+    if (!(CALLER_CHALLENGE_TYPES as readonly string[]).includes(value)) {
+      throw new RangeError(`-t ${JSON.stringify(value)} is not a challenge type: use ${CALLER_CHALLENGE_TYPES.join(' or ')}`);
+    }
+    options.challengeType = value as CallerChallengeType;
+  } else {
+    options[name] = value;
+  }
+}
+
+/** Parses argv (without node and the script); caller mistakes throw TypeError (form) or RangeError (value). */
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const options: CliOptions = {
+    backup: false, expand: false, force: false, multiple: false, createAccountKey: false, createDomainKey: false,
+    mustStaple: false, revoke: false, staging: false, verbosity: 0, keyType: 'rsa4096', help: false, version: false, names: [],
+  };
+  let index = 0;
+  let dashDash = false;
+  for (; index < argv.length; index++) {
+    const arg = argv[index]!;
+    if (arg === '--') {
+      dashDash = true;
+      index++;
+      break;
+    }
+    if (arg.startsWith('--')) {
+      const [name, inline] = arg.includes('=') ? [arg.slice(2, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg.slice(2), undefined];
+      if (name === 'help' || name === 'version') {
+        if (inline !== undefined) throw new TypeError(`--${name} takes no value`);
+        options[name] = true;
+      } else if ((LONG_VALUE_OPTIONS as readonly string[]).includes(name)) {
+        const value = inline ?? argv[++index];
+        if (value === undefined) throw new TypeError(`--${name} needs a value`);
+        setLong(options, name as LongValueOption, value);
+      } else {
+        throw new TypeError(`unknown option --${name}; see acme-client --help`);
+      }
+      continue;
+    }
+    // getopt(3): a lone "-" and the first word without a leading "-" end the options.
+    if (!arg.startsWith('-') || arg === '-') break;
+    for (let at = 1; at < arg.length; at++) {
+      const flag = arg[at]!;
+      if (flag === 'v') {
+        options.verbosity++;
+      } else if (flag in BOOLEAN_FLAGS) {
+        (options as unknown as Record<string, boolean>)[BOOLEAN_FLAGS[flag]!] = true;
+      } else if (flag in VALUE_FLAGS) {
+        // The rest of the word is the argument (-cDIR), or else the next word (-c DIR).
+        const value = at + 1 < arg.length ? arg.slice(at + 1) : argv[++index];
+        if (value === undefined) throw new TypeError(`option -${flag} needs an argument`);
+        setValue(options, flag, value);
+        break;
+      } else {
+        throw new TypeError(`unknown option -${flag}; see acme-client --help`);
+      }
+    }
+  }
+  options.names = argv.slice(index);
+  if (options.help || options.version) return options;
+  if (options.names.length === 0) throw new TypeError(`no domain given; ${USAGE}`);
+  // getopt stops at the first operand, so a flag after a name would otherwise surface as a bad name.
+  const late = dashDash ? undefined : options.names.find((name) => name.startsWith('-') && name !== '-');
+  if (late) throw new TypeError(`option ${late} comes after the domain names: options go first`);
+  checkCombinations(options);
+  return options;
+}
+
+function checkCombinations(options: CliOptions): void {
+  if ((options.eabKid === undefined) !== (options.eabHmacKey === undefined)) throw new TypeError('--eab-kid and --eab-hmac-key go together');
+  if (options.staging && options.directory) throw new TypeError('-s and --directory both choose the CA: give one');
+  if (options.challengeType && options.standalone) throw new TypeError('-t and --standalone both answer the challenges: give one');
+}

@@ -1,0 +1,53 @@
+// acme-client(1)'s default files and CA, and -m's rule for per-domain paths.
+
+import { join } from 'node:path';
+import type { CliOptions } from './args.ts';
+
+export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+export const LETS_ENCRYPT_STAGING_DIRECTORY = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
+export const DEFAULT_CHALLENGE_DIR = '/var/www/acme';
+export const DEFAULT_CERT_DIR = '/etc/ssl/acme';
+export const DEFAULT_DOMAIN_KEY = '/etc/ssl/acme/private/privkey.pem';
+export const DEFAULT_ACCOUNT_KEY = '/etc/acme/privkey.pem';
+
+export interface CliPaths {
+  challengeDir: string;
+  certDir: string;
+  accountKey: string;
+  domainKey: string;
+  cert: string;
+  chain: string;
+  fullchain: string;
+  /** Directories that -m put the domain into; only these may be created when missing (besides new keys' folders). */
+  perDomainDirs: string[];
+}
+
+type PathOptions = Pick<CliOptions, 'multiple' | 'challengeDir' | 'certDir' | 'accountKey' | 'domainKey'>;
+
+/** -m appends the domain to each default that was not overridden, but never to the challenge directory. */
+export function resolvePaths(options: PathOptions, domain: string): CliPaths {
+  const perDomainDirs: string[] = [];
+  const perDomain = (file: string | undefined, fallback: string, isDirectory: boolean): string => {
+    if (file !== undefined) return file;
+    if (!options.multiple) return fallback;
+    const dir = join(isDirectory ? fallback : join(fallback, '..'), domain);
+    perDomainDirs.push(dir);
+    return isDirectory ? dir : join(dir, 'privkey.pem');
+  };
+  const certDir = perDomain(options.certDir, DEFAULT_CERT_DIR, true);
+  return {
+    challengeDir: options.challengeDir ?? DEFAULT_CHALLENGE_DIR,
+    certDir,
+    domainKey: perDomain(options.domainKey, DEFAULT_DOMAIN_KEY, false),
+    accountKey: perDomain(options.accountKey, DEFAULT_ACCOUNT_KEY, false),
+    cert: join(certDir, 'cert.pem'),
+    chain: join(certDir, 'chain.pem'),
+    fullchain: join(certDir, 'fullchain.pem'),
+    perDomainDirs,
+  };
+}
+
+export function directoryUrlOf(options: Pick<CliOptions, 'directory' | 'staging'>): string {
+  return options.directory ?? (options.staging ? LETS_ENCRYPT_STAGING_DIRECTORY : LETS_ENCRYPT_DIRECTORY);
+}

@@ -1,0 +1,66 @@
+// The acme-client entry. It decides from the files alone whether anything is due, so the daily cron run that
+// finds nothing to do (exit 2) loads only argument parsing, the renewal rule and a small DER reader; the
+// protocol, keys and CSR code come in by dynamic import only when a certificate has to change.
+
+import { readFile } from 'node:fs/promises';
+import { readCertificateSummary, type CertificateSummary } from '../core/_der-lite.ts';
+import { pemDecodeAll } from '../core/encoding.ts';
+import { normalizeIdentifiers } from '../core/names.ts';
+import { HELP, parseArgs } from './args.ts';
+import { resolvePaths } from './defaults.ts';
+import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun } from './plan.ts';
+import { VERSION } from './version.ts';
+
+/** The certificate in cert.pem, or undefined when there is none yet. */
+async function readCurrentCertificate(file: string): Promise<CertificateSummary | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const block = pemDecodeAll(text).find((candidate) => candidate.label === 'CERTIFICATE');
+    if (!block) throw new SyntaxError('Cannot parse PEM: no "CERTIFICATE" block');
+    return readCertificateSummary(block.der);
+  } catch (error) {
+    throw new Error(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const options = parseArgs(argv);
+  if (options.help) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT_CHANGED;
+  }
+  if (options.version) {
+    process.stdout.write(`acme-client ${VERSION}\n`);
+    return EXIT_CHANGED;
+  }
+  const identifiers = normalizeIdentifiers(options.names);
+  const paths = resolvePaths(options, identifiers[0]!.value);
+  const existing = await readCurrentCertificate(paths.cert);
+  const plan = planRun(options, identifiers, existing, paths.cert, new Date());
+  if (plan.action === 'unchanged') {
+    if (options.verbosity) {
+      process.stderr.write(`acme-client: ${paths.cert} is valid until ${plan.notAfter.toISOString()}; renewal is due from ${plan.renewAt.toISOString()}\n`);
+    }
+    return EXIT_UNCHANGED;
+  }
+  const { run } = await import('./run.ts');
+  return run({ options, identifiers, paths, plan });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // One line, as cron mails and log scrapers expect; the message already names the file, name or problem.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`acme-client: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.exitCode = EXIT_FAILURE;
+  },
+);

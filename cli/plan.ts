@@ -1,0 +1,51 @@
+// What a run has to do, decided from the certificate on disk before any network: acme-client(1)'s rules for
+// names (-e) and forcing (-F), and the lifetime-based renewal time. Pure, so the cron path is testable offline.
+
+import type { CertificateSummary } from '../core/_der-lite.ts';
+import type { Identifier } from '../core/names.ts';
+import { renewalTime } from '../core/renewal.ts';
+import type { CliOptions } from './args.ts';
+
+/** acme-client(1)'s exit status: 0 certificates changed, 2 nothing to do, 1 failure. */
+export const EXIT_CHANGED = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_UNCHANGED = 2;
+
+export type Plan =
+  | { action: 'issue' }
+  | { action: 'renew'; reason: string }
+  | { action: 'unchanged'; renewAt: Date; notAfter: Date }
+  | { action: 'revoke' };
+
+const list = (names: string[]) => names.join(', ');
+
+/**
+ * Names must match the certificate's; -e lets new ones in (and then forces renewal), but a name the certificate
+ * has and the command line lacks is always an error, as in acme-client(1), so a typo never drops a site.
+ */
+export function planRun(
+  options: Pick<CliOptions, 'force' | 'expand' | 'revoke'>,
+  identifiers: readonly Identifier[],
+  existing: CertificateSummary | undefined,
+  certFile: string,
+  now: Date,
+): Plan {
+  if (!existing) {
+    if (options.revoke) throw new RangeError(`Cannot revoke: there is no certificate at ${certFile}`);
+    return { action: 'issue' };
+  }
+  const requested = new Set(identifiers.map((identifier) => identifier.value));
+  const held = new Set([...existing.dnsNames.map((name) => name.toLowerCase()), ...existing.ipAddresses]);
+  const dropped = [...held].filter((name) => !requested.has(name));
+  if (dropped.length) throw new RangeError(`The certificate ${certFile} also covers ${list(dropped)}: name every domain it has`);
+  const added = [...requested].filter((name) => !held.has(name));
+  if (added.length && (options.revoke || !options.expand)) {
+    throw new RangeError(`The certificate ${certFile} does not cover ${list(added)}${options.revoke ? '' : ': use -e to add names'}`);
+  }
+  if (options.revoke) return { action: 'revoke' };
+  if (added.length) return { action: 'renew', reason: `adding ${list(added)}` };
+  if (options.force) return { action: 'renew', reason: 'forced by -F' };
+  const renewAt = renewalTime(existing);
+  if (now >= renewAt) return { action: 'renew', reason: `due since ${renewAt.toISOString()}` };
+  return { action: 'unchanged', renewAt, notAfter: existing.notAfter };
+}

@@ -1,0 +1,192 @@
+// What acme-client does once a certificate has to change: check every input without writing, talk to the CA,
+// and only then write keys, backups and certificates. Loaded by dynamic import, so the cron path never pays for it.
+
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, callerResponder, isDirectory, makeDirectories, readTextFileIfExists,
+  removeFileIfExists, startStandaloneResponder, webrootResponder, writeFileAtomic,
+} from '../adapters/node.ts';
+import { AcmeClient } from '../core/client.ts';
+import { pemDecode } from '../core/encoding.ts';
+import { isAlreadyRevoked } from '../core/errors.ts';
+import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
+import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
+import { generateKey, type AcmeKey } from '../core/keys.ts';
+import type { Identifier } from '../core/names.ts';
+import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
+import type { CliOptions } from './args.ts';
+import { directoryUrlOf, type CliPaths } from './defaults.ts';
+import { EXIT_CHANGED, type Plan } from './plan.ts';
+
+export interface RunInput {
+  options: CliOptions;
+  identifiers: Identifier[];
+  paths: CliPaths;
+  plan: Exclude<Plan, { action: 'unchanged' }>;
+}
+
+type Log = (line: string) => void;
+
+/** A key file as found: loaded, or absent (and then created only if its flag allows). */
+interface KeyFile {
+  path: string;
+  what: string;
+  key?: AcmeKey;
+}
+
+async function readKeyFile(path: string, what: string): Promise<KeyFile> {
+  let text: string | undefined;
+  try {
+    text = await readTextFileIfExists(path);
+  } catch (error) {
+    throw new Error(`Cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+  if (text === undefined) return { path, what };
+  try {
+    return { path, what, key: await importKey(text) };
+  } catch (error) {
+    throw new Error(`Cannot use ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+function requireKey(file: KeyFile, mayCreate: boolean, flag: string): void {
+  if (!file.key && !mayCreate) throw new Error(`Cannot read ${file.what} ${file.path}: it does not exist (${flag} creates one)`);
+}
+
+async function requireDirectory(path: string, what: string, flag: string): Promise<void> {
+  if (!(await isDirectory(path))) throw new Error(`Cannot use ${what} ${path}: it is not an existing directory (${flag})`);
+}
+
+/** The responder for the chosen way of answering; a standalone server starts listening here, so a taken port is bad input too. */
+async function openResponder(options: CliOptions, paths: CliPaths): Promise<ChallengeResponder & { close?: () => unknown }> {
+  if (options.challengeType) return callerResponder(options.challengeType, process.stdin, process.stdout);
+  if (options.standalone) return startStandaloneResponder(options.standalone);
+  await requireDirectory(paths.challengeDir, 'challenge directory', '-C');
+  return webrootResponder(paths.challengeDir);
+}
+
+function describeEvent(event: FlowEvent): string {
+  const name = (identifier: Identifier, wildcard: boolean) => `${wildcard ? '*.' : ''}${identifier.value}`;
+  switch (event.kind) {
+    case 'account':
+      return `${event.created ? 'created' : 'using'} account ${event.url}`;
+    case 'order':
+      return `order ${event.url} for ${event.identifiers.map((identifier) => identifier.value).join(', ')}`;
+    case 'authorization':
+      return `${name(event.identifier, event.wildcard)}: authorization ${event.status}`;
+    case 'challenge':
+      return `${name(event.identifier, event.wildcard)}: ${event.type} challenge ${event.status}`;
+    case 'finalize':
+      return `finalizing order ${event.url}`;
+    case 'certificate':
+      return `certificate ${event.serialHex} valid until ${event.notAfter.toISOString()}`;
+  }
+}
+
+function createClient(options: CliOptions, accountKey: AcmeKey): Promise<AcmeClient> {
+  // -vv: the transport traces methods, URLs, JWS headers and payloads and responses; never a private key.
+  const trace = options.verbosity >= 2 ? (line: string) => process.stderr.write(`acme-client: ${line}\n`) : undefined;
+  return AcmeClient.create(directoryUrlOf(options), { accountKey, ...(trace && { trace }) });
+}
+
+/** -b: copies named after one UNIX time, written before anything is replaced or removed; nothing without a certificate. */
+async function backUpCertificates(paths: CliPaths, log: Log): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const files: [string, string][] = [[paths.cert, 'cert'], [paths.chain, 'chain'], [paths.fullchain, 'fullchain']];
+  for (const [file, base] of files) {
+    const text = await readTextFileIfExists(file);
+    if (text === undefined) continue;
+    const backup = join(paths.certDir, `${base}-${now}.pem`);
+    await writeFileAtomic(backup, text, CERT_FILE_MODE);
+    log(`backed up ${file} to ${backup}`);
+  }
+}
+
+async function writeNewKey(file: KeyFile, key: AcmeKey, log: Log): Promise<void> {
+  await makeDirectories(dirname(file.path), KEY_DIR_MODE);
+  await writeFileAtomic(file.path, exportPkcs8Pem(key), KEY_FILE_MODE);
+  log(`wrote ${file.what} ${file.path}`);
+}
+
+async function issue({ options, identifiers, paths, plan }: RunInput, log: Log): Promise<number> {
+  // Every check that can fail on bad input runs before the first write: names (already), directories, keys.
+  if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(paths.certDir, 'certificate directory', '-c');
+  const accountFile = await readKeyFile(paths.accountKey, 'account key');
+  const domainFile = await readKeyFile(paths.domainKey, 'domain key');
+  requireKey(accountFile, options.createAccountKey, '-n');
+  requireKey(domainFile, options.createDomainKey, '-N');
+  const responder = await openResponder(options, paths);
+  try {
+    log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
+    // New keys stay in memory until the certificate is here, so a failed run leaves the disk as it was.
+    const accountKey = accountFile.key ?? (await generateKey(options.keyType));
+    const domainKey = domainFile.key ?? (await generateKey(options.keyType));
+    const client = await createClient(options, accountKey);
+    const terms = client.directory.meta.termsOfService;
+    if (options.agreement !== undefined && terms !== options.agreement) {
+      process.stderr.write(`acme-client: warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${options.agreement}\n`);
+    }
+    const issued = await issueCertificate({
+      client,
+      identifiers: identifiers.map((identifier) => identifier.value),
+      certificateKey: domainKey,
+      responder,
+      account: {
+        termsOfServiceAgreed: true,
+        ...(options.email !== undefined && { contact: [`mailto:${options.email}`] }),
+        ...(options.eabKid !== undefined && { externalAccountBinding: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
+      },
+      mustStaple: options.mustStaple,
+      ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
+      onProgress: (event) => log(describeEvent(event)),
+    });
+
+    for (const dir of paths.perDomainDirs) await makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
+    if (!accountFile.key) await writeNewKey(accountFile, accountKey, log);
+    if (!domainFile.key) await writeNewKey(domainFile, domainKey, log);
+    if (options.backup) await backUpCertificates(paths, log);
+    await writeFileAtomic(paths.cert, issued.certificatePem, CERT_FILE_MODE);
+    await writeFileAtomic(paths.chain, issued.chainPem, CERT_FILE_MODE);
+    await writeFileAtomic(paths.fullchain, issued.fullchainPem, CERT_FILE_MODE);
+    log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
+    return EXIT_CHANGED;
+  } finally {
+    await responder.close?.();
+  }
+}
+
+/**
+ * RFC 8555 §7.6 accepts a revocation signed by the certificate's own key without any account, so the domain key
+ * signs when it belongs to the certificate; otherwise the account that holds it does.
+ */
+async function revoke({ options, paths }: RunInput, log: Log): Promise<number> {
+  const certificate = parseCertificate(pemDecode(await readFile(paths.cert, 'utf8'), ['CERTIFICATE']).der);
+  const domainFile = await readKeyFile(paths.domainKey, 'domain key');
+  const accountFile = await readKeyFile(paths.accountKey, 'account key');
+  const certificateKey = domainFile.key && certificateMatchesKey(certificate, domainFile.key.publicJwk) ? domainFile.key : undefined;
+  const signer = certificateKey ?? accountFile.key;
+  if (!signer) throw new Error(`Cannot revoke ${paths.cert}: the domain key ${paths.domainKey} is not its key, and the account key ${paths.accountKey} does not exist`);
+  const client = await createClient(options, signer);
+  try {
+    if (certificateKey) {
+      await client.revokeCertificate(certificate.der, { certificateKey });
+    } else {
+      if (!(await client.findAccount())) throw new Error(`Cannot revoke ${paths.cert}: the CA has no account for the account key ${paths.accountKey}`);
+      await client.revokeCertificate(certificate.der);
+    }
+    log(`revoked certificate ${certificate.serialHex}`);
+  } catch (error) {
+    if (!isAlreadyRevoked(error)) throw error;
+    log(`certificate ${certificate.serialHex} was already revoked`);
+  }
+  if (options.backup) await backUpCertificates(paths, log);
+  for (const file of [paths.cert, paths.chain, paths.fullchain]) await removeFileIfExists(file);
+  log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
+  return EXIT_CHANGED;
+}
+
+export function run(input: RunInput): Promise<number> {
+  const log: Log = input.options.verbosity ? (line) => process.stderr.write(`acme-client: ${line}\n`) : () => {};
+  return input.plan.action === 'revoke' ? revoke(input, log) : issue(input, log);
+}

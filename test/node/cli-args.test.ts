@@ -1,0 +1,178 @@
+// The CLI's pure parts: getopt-style parsing, -m's paths, the name and renewal plan, and --version.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parseArgs, parseListenAddress } from '../../cli/args.ts';
+import { directoryUrlOf, LETS_ENCRYPT_DIRECTORY, LETS_ENCRYPT_STAGING_DIRECTORY, resolvePaths } from '../../cli/defaults.ts';
+import { planRun } from '../../cli/plan.ts';
+import { VERSION } from '../../cli/version.ts';
+import { normalizeIdentifiers } from '../../core/names.ts';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+test('clustered flags, -v counted, attached and separate arguments, "--" ends options', () => {
+  const options = parseArgs(['-vvFn', '-cDIR', '-k', 'key.pem', '-bN', '-t', 'dns-01', '--', '-not-an-option.example', 'b.example']);
+  assert.equal(options.verbosity, 2);
+  assert.equal(options.force, true);
+  assert.equal(options.createAccountKey, true);
+  assert.equal(options.createDomainKey, true);
+  assert.equal(options.backup, true);
+  assert.equal(options.certDir, 'DIR');
+  assert.equal(options.domainKey, 'key.pem');
+  assert.equal(options.challengeType, 'dns-01');
+  assert.deepEqual(options.names, ['-not-an-option.example', 'b.example']);
+});
+
+test('a value flag takes the rest of its cluster: -Fc/tmp/x', () => {
+  const options = parseArgs(['-Fc/tmp/x', '-a', 'https://ca.example/tos', 'a.example']);
+  assert.equal(options.force, true);
+  assert.equal(options.certDir, '/tmp/x');
+  assert.equal(options.agreement, 'https://ca.example/tos');
+});
+
+test('every single-letter flag sets its option', () => {
+  const options = parseArgs(['-beFmnNOrs', '-C', 'c', '-f', 'f', 'a.example']);
+  assert.deepEqual(
+    [options.backup, options.expand, options.force, options.multiple, options.createAccountKey, options.createDomainKey, options.mustStaple, options.revoke, options.staging],
+    [true, true, true, true, true, true, true, true, true],
+  );
+  assert.equal(options.challengeDir, 'c');
+  assert.equal(options.accountKey, 'f');
+});
+
+test('long options, with "=" or a separate value', () => {
+  const options = parseArgs([
+    '--directory=https://127.0.0.1:14000/dir', '--email', 'ops@example.com', '--key-type', 'ec384', '--eab-kid', 'kid-1',
+    '--eab-hmac-key=c2VjcmV0', '--preferred-chain', 'Pebble Root', '--standalone', '[::1]:8080', 'a.example',
+  ]);
+  assert.equal(options.directory, 'https://127.0.0.1:14000/dir');
+  assert.equal(options.email, 'ops@example.com');
+  assert.equal(options.keyType, 'ec384');
+  assert.equal(options.eabKid, 'kid-1');
+  assert.equal(options.eabHmacKey, 'c2VjcmV0');
+  assert.equal(options.preferredChain, 'Pebble Root');
+  assert.deepEqual(options.standalone, { host: '::1', port: 8080 });
+  assert.equal(parseArgs(['a.example']).keyType, 'rsa4096');
+});
+
+test('--help and --version need no domain', () => {
+  assert.equal(parseArgs(['--help']).help, true);
+  assert.equal(parseArgs(['--version']).version, true);
+});
+
+test('--version prints the version of package.json', () => {
+  assert.equal(VERSION, JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+});
+
+test('[ADDR:]PORT', () => {
+  assert.deepEqual(parseListenAddress('80'), { port: 80 });
+  assert.deepEqual(parseListenAddress('127.0.0.1:5002'), { host: '127.0.0.1', port: 5002 });
+  assert.deepEqual(parseListenAddress('localhost:8080'), { host: 'localhost', port: 8080 });
+  for (const bad of ['0', '65536', 'x', '::1:80', '1.2.3.4:', '']) {
+    assert.throws(() => parseListenAddress(bad), { name: 'RangeError', message: /is not \[ADDR:\]PORT/ });
+  }
+});
+
+const BAD_ARGUMENTS: [string[], RegExp][] = [
+  [['-x', 'a.example'], /^unknown option -x; see acme-client --help$/],
+  [['-vq', 'a.example'], /^unknown option -q/],
+  [['--frobnicate', 'a.example'], /^unknown option --frobnicate/],
+  [['-c'], /^option -c needs an argument$/],
+  [['a.example', '-c'], /^option -c comes after the domain names/],
+  [['--directory'], /^--directory needs a value$/],
+  [['--directory', 'not a url', 'a.example'], /is not a URL/],
+  [['--directory', 'ftp://ca.example/dir', 'a.example'], /is not an https URL/],
+  [['--key-type', 'rsa1024', 'a.example'], /^--key-type "rsa1024" is not one of rsa2048, rsa3072, rsa4096, ec256, ec384$/],
+  [['--email', 'two@a.example,b@c.example', 'a.example'], /is not one plain e-mail address/],
+  [['--eab-kid', 'k', 'a.example'], /^--eab-kid and --eab-hmac-key go together$/],
+  [['--eab-kid', 'k', '--eab-hmac-key', 'not base64!', 'a.example'], /--eab-hmac-key is not base64url/],
+  [['-t', 'smtp-01', 'a.example'], /^-t "smtp-01" is not a challenge type: use http-01 or dns-01$/],
+  [['-t', 'dns-01', '--standalone', '80', 'a.example'], /-t and --standalone both/],
+  [['-s', '--directory', 'https://127.0.0.1/dir', 'a.example'], /-s and --directory both/],
+  [['-c', '', 'a.example'], /^-c needs a non-empty argument$/],
+  [['--help=yes'], /--help takes no value/],
+  [['-v'], /^no domain given; usage: acme-client/],
+  [[], /^no domain given/],
+];
+
+for (const [argv, message] of BAD_ARGUMENTS) {
+  test(`refused: ${JSON.stringify(argv)}`, () => {
+    assert.throws(() => parseArgs(argv), (error: Error) => {
+      assert.ok(error instanceof TypeError || error instanceof RangeError, `${error.name} is a caller mistake`);
+      assert.match(error.message, message);
+      assert.doesNotMatch(error.message, /\n/);
+      return true;
+    });
+  });
+}
+
+test('default paths, and -m appends the domain to each default that was not overridden, never to -C', () => {
+  const plain = resolvePaths(parseArgs(['a.example']), 'a.example');
+  assert.deepEqual(plain, {
+    challengeDir: '/var/www/acme', certDir: '/etc/ssl/acme', domainKey: '/etc/ssl/acme/private/privkey.pem', accountKey: '/etc/acme/privkey.pem',
+    cert: '/etc/ssl/acme/cert.pem', chain: '/etc/ssl/acme/chain.pem', fullchain: '/etc/ssl/acme/fullchain.pem', perDomainDirs: [],
+  });
+  const multiple = resolvePaths(parseArgs(['-m', 'a.example']), 'a.example');
+  assert.deepEqual(multiple, {
+    challengeDir: '/var/www/acme', certDir: '/etc/ssl/acme/a.example', domainKey: '/etc/ssl/acme/private/a.example/privkey.pem',
+    accountKey: '/etc/acme/a.example/privkey.pem', cert: '/etc/ssl/acme/a.example/cert.pem', chain: '/etc/ssl/acme/a.example/chain.pem',
+    fullchain: '/etc/ssl/acme/a.example/fullchain.pem',
+    perDomainDirs: ['/etc/ssl/acme/a.example', '/etc/ssl/acme/private/a.example', '/etc/acme/a.example'],
+  });
+  const overridden = resolvePaths(parseArgs(['-m', '-c', '/srv/certs', '-f', '/srv/account.pem', '-C', '/srv/www', 'a.example']), 'a.example');
+  assert.equal(overridden.certDir, '/srv/certs');
+  assert.equal(overridden.accountKey, '/srv/account.pem');
+  assert.equal(overridden.challengeDir, '/srv/www');
+  assert.equal(overridden.domainKey, '/etc/ssl/acme/private/a.example/privkey.pem');
+  assert.deepEqual(overridden.perDomainDirs, ['/etc/ssl/acme/private/a.example']);
+});
+
+test('the CA: Let\'s Encrypt production, -s staging, or --directory', () => {
+  assert.equal(directoryUrlOf(parseArgs(['a.example'])), LETS_ENCRYPT_DIRECTORY);
+  assert.equal(directoryUrlOf(parseArgs(['-s', 'a.example'])), LETS_ENCRYPT_STAGING_DIRECTORY);
+  assert.equal(directoryUrlOf(parseArgs(['--directory', 'https://127.0.0.1:1/dir', 'a.example'])), 'https://127.0.0.1:1/dir');
+});
+
+const NOW = new Date(Date.UTC(2025, 5, 1));
+const cert = (names: string[], lifetimeDays: number, ageDays: number) => ({
+  notBefore: new Date(NOW.getTime() - ageDays * DAY),
+  notAfter: new Date(NOW.getTime() + (lifetimeDays - ageDays) * DAY),
+  dnsNames: names.filter((name) => !/^[\d.]+$/.test(name)),
+  ipAddresses: names.filter((name) => /^[\d.]+$/.test(name)),
+});
+const plan = (argv: string[], existing: ReturnType<typeof cert> | undefined) => {
+  const options = parseArgs(argv);
+  return planRun(options, normalizeIdentifiers(options.names), existing, '/c/cert.pem', NOW);
+};
+
+test('plan: issue without a certificate, nothing to do before the renewal time, renew after it', () => {
+  assert.deepEqual(plan(['a.example'], undefined), { action: 'issue' });
+  const fresh = plan(['a.example', '192.0.2.1'], cert(['a.example', '192.0.2.1'], 90, 10));
+  assert.equal(fresh.action, 'unchanged');
+  assert.equal(plan(['a.example'], cert(['a.example'], 90, 61)).action, 'renew');
+  assert.equal(plan(['a.example'], cert(['a.example'], 6, 3)).action, 'unchanged');
+  assert.equal(plan(['a.example'], cert(['a.example'], 6, 5)).action, 'renew');
+});
+
+test('plan: names compare after normalisation, in any order', () => {
+  assert.equal(plan(['B.example.', 'a.example'], cert(['a.example', 'b.example'], 90, 1)).action, 'unchanged');
+});
+
+test('plan: -F renews, -e lets names in and forces renewal, -r revokes', () => {
+  assert.deepEqual(plan(['-F', 'a.example'], cert(['a.example'], 90, 1)), { action: 'renew', reason: 'forced by -F' });
+  assert.deepEqual(plan(['-e', 'a.example', 'b.example'], cert(['a.example'], 90, 1)), { action: 'renew', reason: 'adding b.example' });
+  assert.deepEqual(plan(['-r', 'a.example'], cert(['a.example'], 90, 1)), { action: 'revoke' });
+});
+
+test('plan: a name set that differs from the certificate\'s is refused', () => {
+  assert.throws(() => plan(['a.example', 'b.example'], cert(['a.example'], 90, 1)), {
+    name: 'RangeError', message: 'The certificate /c/cert.pem does not cover b.example: use -e to add names',
+  });
+  assert.throws(() => plan(['-e', 'a.example'], cert(['a.example', 'b.example'], 90, 1)), {
+    name: 'RangeError', message: 'The certificate /c/cert.pem also covers b.example: name every domain it has',
+  });
+  assert.throws(() => plan(['-r', '-e', 'a.example', 'c.example'], cert(['a.example'], 90, 1)), {
+    name: 'RangeError', message: 'The certificate /c/cert.pem does not cover c.example',
+  });
+  assert.throws(() => plan(['-r', 'a.example'], undefined), { name: 'RangeError', message: 'Cannot revoke: there is no certificate at /c/cert.pem' });
+});
