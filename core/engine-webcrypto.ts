@@ -1,7 +1,7 @@
 // The primary engine: WebCrypto, native in Node, Deno and browsers (fastest everywhere, DESIGN.md).
 
 import type { CryptoEngine, HashName, KeyType, PrivateJwk, PublicJwk, SignatureAlgorithm } from './engine.ts';
-import { curveOf, keyFamily, rsaBitsOf } from './engine.ts';
+import { checkHmacKey, checkKeyFits, curveOf, keyFamily, rsaBitsOf } from './engine.ts';
 
 const SIGNATURE_PARAMS: Record<SignatureAlgorithm, { import: RsaHashedImportParams | EcKeyImportParams; sign: AlgorithmIdentifier | EcdsaParams }> = {
   RS256: { import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } },
@@ -39,11 +39,13 @@ export const webCryptoEngine: CryptoEngine = {
   },
 
   async sign(algorithm, key, data) {
+    checkKeyFits(algorithm, key);
     const cryptoKey = await importJwk(algorithm, key, 'sign');
     return new Uint8Array(await crypto.subtle.sign(SIGNATURE_PARAMS[algorithm].sign, cryptoKey, data as Uint8Array<ArrayBuffer>));
   },
 
   async verify(algorithm, key, data, signature) {
+    checkKeyFits(algorithm, key);
     const cryptoKey = await importJwk(algorithm, { ...key }, 'verify');
     return crypto.subtle.verify(SIGNATURE_PARAMS[algorithm].sign, cryptoKey, signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>);
   },
@@ -53,7 +55,7 @@ export const webCryptoEngine: CryptoEngine = {
   },
 
   async hmac(hash: HashName, key, data) {
-    if (key.length === 0) throw new RangeError('Cannot compute HMAC: the key is empty');
+    checkHmacKey(key);
     const cryptoKey = await crypto.subtle.importKey('raw', key as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash }, false, ['sign']);
     return new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, data as Uint8Array<ArrayBuffer>));
   },

@@ -55,6 +55,18 @@ export function defaultEngine(family: 'RSA' | 'EC' = 'EC'): Promise<CryptoEngine
   return loadEngine(family === 'RSA' ? 'node-rsa' : 'noble');
 }
 
+/** The same refusal from every engine; WebCrypto alone would throw an opaque DataError. */
+export function checkHmacKey(key: Uint8Array): void {
+  if (key.length === 0) throw new RangeError('Cannot compute HMAC: the key is empty');
+}
+
+/** The key a signature algorithm needs (RFC 7518 §3.1), checked before signing so a mismatch is named. */
+export function checkKeyFits(algorithm: SignatureAlgorithm, jwk: PublicJwk): void {
+  const needed = algorithm === 'RS256' ? 'RSA' : algorithm === 'ES256' ? 'EC P-256' : 'EC P-384';
+  const found = jwk.kty === 'EC' ? `EC ${jwk.crv}` : jwk.kty;
+  if (needed !== found) throw new TypeError(`Cannot use ${algorithm}: it needs an ${needed} key, not ${found}`);
+}
+
 export function keyFamily(type: KeyType): 'RSA' | 'EC' {
   return type.startsWith('rsa') ? 'RSA' : 'EC';
 }

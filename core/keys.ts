@@ -3,7 +3,7 @@
 
 import type { CryptoEngine, KeyType, PrivateJwk, PublicJwk, SignatureAlgorithm } from './engine.ts';
 import { defaultEngine, keyFamily } from './engine.ts';
-import { base64UrlDecode, base64UrlEncode, utf8Encode } from './encoding.ts';
+import { base64UrlDecode, base64UrlEncode, isBase64Url, utf8Encode } from './encoding.ts';
 
 export interface AcmeKey {
   readonly type: KeyType;
@@ -18,11 +18,14 @@ export interface KeyOptions {
   engine?: CryptoEngine;
 }
 
+async function engineFor(family: 'RSA' | 'EC', what: string, options: KeyOptions): Promise<CryptoEngine> {
+  const engine = options.engine ?? (await defaultEngine(family));
+  if (!engine.keyFamilies.includes(family)) throw new RangeError(`Cannot ${what}: the ${engine.name} engine has no ${family} support`);
+  return engine;
+}
+
 export async function generateKey(type: KeyType, options: KeyOptions = {}): Promise<AcmeKey> {
-  const engine = options.engine ?? (await defaultEngine(keyFamily(type)));
-  if (!engine.keyFamilies.includes(keyFamily(type))) {
-    throw new RangeError(`Cannot generate a ${type} key: the ${engine.name} engine has no ${keyFamily(type)} support`);
-  }
+  const engine = await engineFor(keyFamily(type), `generate a ${type} key`, options);
   return keyFromJwk(await engine.generateKey(type), { engine });
 }
 
@@ -67,14 +70,14 @@ export async function keyFromJwk(jwk: PrivateJwk, options: KeyOptions = {}): Pro
   const type = keyTypeOfJwk(jwk);
   const family = keyFamily(type);
   for (const field of REQUIRED_PRIVATE_FIELDS[family]) {
-    if (typeof (jwk as unknown as Record<string, unknown>)[field] !== 'string') {
-      throw new TypeError(`Cannot use JWK: ${family} private key lacks "${field}"`);
-    }
+    const value = (jwk as unknown as Record<string, unknown>)[field];
+    if (typeof value !== 'string') throw new TypeError(`Cannot use JWK: ${family} private key lacks "${field}"`);
+    if (field !== 'crv' && !isBase64Url(value)) throw new TypeError(`Cannot use JWK: "${field}" is not base64url`);
   }
   const privateJwk = (family === 'RSA'
     ? (({ kty, n, e, d, p, q, dp, dq, qi }) => ({ kty, n, e, d, p, q, dp, dq, qi }))(jwk as Extract<PrivateJwk, { kty: 'RSA' }>)
     : (({ kty, crv, x, y, d }) => ({ kty, crv, x, y, d }))(jwk as Extract<PrivateJwk, { kty: 'EC' }>)) as PrivateJwk;
-  const engine = options.engine ?? (await defaultEngine(family));
+  const engine = await engineFor(family, `use a ${type} key`, options);
   return Object.freeze({ type, algorithm: algorithmOf(type), privateJwk, publicJwk: Object.freeze(publicPart(privateJwk)), engine });
 }
 

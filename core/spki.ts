@@ -70,6 +70,11 @@ export function keyAlgorithmIdentifier(jwk: PublicJwk): DerNode {
     : derSequence(derObjectIdentifier(OID_EC_PUBLIC_KEY), derObjectIdentifier(CURVE_OIDS[jwk.crv]));
 }
 
+/** The curve whose coordinates are `size` bytes long; P-256 and P-384 differ in that. */
+export function curveOfCoordinateLength(size: number): EcCurve | undefined {
+  return (Object.keys(COORDINATE_LENGTH) as EcCurve[]).find((crv) => COORDINATE_LENGTH[crv] === size);
+}
+
 /** SEC1 §2.3.3 uncompressed point 04||x||y; compressed points are for the caller to expand. */
 export function ecPublicJwkFromPoint(crv: EcCurve, point: Uint8Array, what: string): EcPublicJwk {
   const size = COORDINATE_LENGTH[crv];

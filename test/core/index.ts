@@ -6,3 +6,5 @@ import './renewal.test.ts';
 import './der-lite.test.ts';
 import './csr.test.ts';
 import './x509.test.ts';
+import './engines.test.ts';
+import './jws.test.ts';
