@@ -1,0 +1,456 @@
+// The ACME transport (RFC 8555 §6): a nonce pool, signed POSTs with the badNonce and Retry-After retries, bounded
+// bodies, Link headers and a trace hook. fetch, AbortSignal and the clock are handed in, never taken from globals.
+
+import type { AcmeKey } from './keys.ts';
+import { signJws, type FlattenedJws } from './jws.ts';
+import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, parseProblem, type Problem } from './errors.ts';
+import { base64UrlDecode, concatBytes, utf8Decode, utf8Encode } from './encoding.ts';
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export interface TransportOptions {
+  /** Defaults to globalThis.fetch. */
+  fetch?: typeof fetch;
+  /** Aborts every request, wait and poll. */
+  signal?: AbortSignal;
+  /** Receives one line per request and per response: method, URL, status, the JWS protected header and payload. */
+  trace?: (line: string) => void;
+  /** Waits between retries and polls; tests inject one that does not really wait. */
+  sleep?: Sleep;
+  /** Milliseconds since the epoch, for Retry-After dates and poll deadlines. */
+  now?: () => number;
+}
+
+/** §6.5: a badNonce is answered with a fresh nonce, so a retry normally succeeds; the limit stops a CA that loops. */
+export const MAX_BAD_NONCE_RETRIES = 10;
+/** 429 and 503 (§6.6) are retried this often, and only when Retry-After asks for at most MAX_RETRY_AFTER_MS. */
+export const MAX_BUSY_RETRIES = 3;
+export const MAX_RETRY_AFTER_MS = 60_000;
+/** A JWS for finalize with a 4096-bit key and a hundred names stays under 16 KiB. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+/** The largest ACME resources are orders with many names and certificate chains: tens of KiB. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+const MAX_POOLED_NONCES = 16;
+const MAX_TRACED_BODY_CHARS = 4096;
+
+export interface Link {
+  rel: string;
+  url: string;
+}
+
+export interface AcmeResponse {
+  /** The URL the request went to. */
+  url: string;
+  status: number;
+  headers: Headers;
+  /** The Location header, resolved against the request URL. */
+  location?: string;
+  links: Link[];
+  retryAfter?: Date;
+  /** JSON for `expect: 'json'`, text for `'pem-chain'`, undefined for `'none'`. */
+  body: unknown;
+}
+
+export type Expect = 'json' | 'pem-chain' | 'none';
+
+export interface Signer {
+  key: AcmeKey;
+  /** The account URL; without it the JWS carries the public key (§6.2). */
+  kid?: string;
+}
+
+export interface RequestSpec {
+  /** What the request does, for messages: `Cannot ${action}: …`. */
+  action: string;
+  expect: Expect;
+}
+
+const CONTENT_TYPES: Record<Expect, string> = {
+  json: 'application/json',
+  'pem-chain': 'application/pem-certificate-chain', // §7.4.2
+  none: '',
+};
+
+/** 127.0.0.0/8, ::1 and localhost: the hosts where plain http never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** ACME's replay protection and account keys assume TLS (§6.1), so plain http is refused unless it stays on the host. */
+export function checkAcmeUrl(url: string, what: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`Cannot use ${what} ${JSON.stringify(url)}: it is not an absolute URL`);
+  }
+  if (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))) return parsed;
+  throw new TypeError(`Cannot use ${what} ${url}: ACME requires https unless the host is loopback (127.0.0.0/8, ::1, localhost)`);
+}
+
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const LINK_PARAM = new RegExp(`\\s*;\\s*(${TOKEN})\\s*(?:=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|(${TOKEN})))?`, 'y');
+
+/** RFC 8288 §3: `<url>; rel="up", <url2>; rel="alternate index"`, one entry per relation, URLs resolved against `base`. */
+export function parseLinkHeader(header: string | null, base: string): Link[] {
+  const links: Link[] = [];
+  if (!header) return links;
+  let at = 0;
+  while (at < header.length) {
+    const open = header.indexOf('<', at);
+    const close = open < 0 ? -1 : header.indexOf('>', open);
+    if (close < 0) break;
+    const target = header.slice(open + 1, close);
+    const rels: string[] = [];
+    LINK_PARAM.lastIndex = close + 1;
+    for (let match = LINK_PARAM.exec(header); match; match = LINK_PARAM.exec(header)) {
+      if (match[1]!.toLowerCase() === 'rel') {
+        const value = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : (match[3] ?? '');
+        rels.push(...value.toLowerCase().split(/\s+/).filter(Boolean));
+      }
+      at = LINK_PARAM.lastIndex;
+    }
+    at = Math.max(at, close + 1);
+    const comma = header.indexOf(',', at);
+    at = comma < 0 ? header.length : comma + 1;
+    let url: string;
+    try {
+      url = new URL(target, base).href;
+    } catch {
+      continue;
+    }
+    for (const rel of rels) links.push({ rel, url });
+  }
+  return links;
+}
+
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/** RFC 9110 §10.2.3: delay-seconds or an IMF-fixdate. Anything else is ignored, as if absent. */
+export function parseRetryAfter(header: string | null, now: number): Date | undefined {
+  const text = header?.trim();
+  if (!text) return undefined;
+  if (/^\d{1,10}$/.test(text)) return new Date(now + Number(text) * 1000);
+  if (!HTTP_DATE.test(text)) return undefined;
+  const time = Date.parse(text);
+  return Number.isNaN(time) ? undefined : new Date(time);
+}
+
+export const defaultSleep: Sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+function mediaType(headers: Headers): string {
+  return (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** §6.5.1: a nonce is base64url; anything else is dropped rather than echoed into a signed header. */
+function nonceOf(headers: Headers): string | undefined {
+  const nonce = headers.get('replay-nonce')?.trim();
+  return nonce && nonce.length <= 512 && /^[A-Za-z0-9_-]+$/.test(nonce) ? nonce : undefined;
+}
+
+/** CAs pretty-print their JSON; a trace line stays one line. */
+function compactJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text));
+  } catch {
+    return text.replace(/\s+/g, ' ');
+  }
+}
+
+function decodeSegment(segment: string): string {
+  return segment === '' ? '""' : utf8Decode(base64UrlDecode(segment));
+}
+
+interface Signed {
+  payload: unknown;
+  signer: Signer;
+}
+
+export class Transport {
+  /** Set from the directory before the first signed request. */
+  newNonceUrl?: string;
+  readonly #fetch: typeof fetch;
+  readonly #signal?: AbortSignal;
+  readonly #trace?: (line: string) => void;
+  readonly sleep: Sleep;
+  readonly now: () => number;
+  readonly #nonces: string[] = [];
+  /** Signed requests holding a nonce: each brings one back, so others wait for it rather than HEAD newNonce. */
+  #holders = 0;
+  readonly #waiters: (() => void)[] = [];
+
+  constructor(options: TransportOptions = {}) {
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    if (options.signal) this.#signal = options.signal;
+    if (options.trace) this.#trace = options.trace;
+    this.sleep = options.sleep ?? defaultSleep;
+    this.now = options.now ?? Date.now;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
+  get(url: string, spec: RequestSpec): Promise<AcmeResponse> {
+    return this.#request('GET', url, undefined, spec);
+  }
+
+  /** A signed POST (§6.2); `payload` undefined makes it a POST-as-GET (§6.3). */
+  post(url: string, payload: unknown, signer: Signer, spec: RequestSpec): Promise<AcmeResponse> {
+    return this.#request('POST', url, { payload, signer }, spec);
+  }
+
+  async #request(method: 'GET' | 'HEAD' | 'POST', url: string, signed: Signed | undefined, spec: RequestSpec): Promise<AcmeResponse> {
+    checkAcmeUrl(url, 'URL');
+    let nonce = signed ? await this.#acquireNonce() : undefined;
+    let badNonces = 0;
+    let busy = 0;
+    try {
+      for (;;) {
+        const { response, bytes, replayNonce } = await this.#exchange(method, url, signed, nonce, spec);
+        if (response.status >= 200 && response.status < 300) {
+          // A HEAD's nonce goes straight to the one who asked for it, so no waiter can take it first.
+          if (replayNonce && method !== 'HEAD') this.#addNonce(replayNonce);
+          return this.#readSuccess(response, bytes, url, spec);
+        }
+        const problem = readProblem(response, bytes);
+        const retryAfter = parseRetryAfter(response.headers.get('retry-after'), this.now());
+        if (signed && problem.type === ACME_ERROR.badNonce && badNonces < MAX_BAD_NONCE_RETRIES) {
+          badNonces++;
+          nonce = replayNonce ?? (await this.#freshNonce());
+          continue;
+        }
+        const wait = retryAfter ? Math.max(0, retryAfter.getTime() - this.now()) : undefined;
+        if ((response.status === 429 || response.status === 503) && wait !== undefined && wait <= MAX_RETRY_AFTER_MS && busy < MAX_BUSY_RETRIES) {
+          busy++;
+          if (replayNonce) this.#addNonce(replayNonce);
+          await this.sleep(wait, this.#signal);
+          if (signed) nonce = await this.#freshNonce();
+          continue;
+        }
+        if (replayNonce) this.#addNonce(replayNonce);
+        let message = `Cannot ${spec.action}: ${formatProblem(problem)}`;
+        if (retryAfter) message += ` (retry after ${retryAfter.toISOString()})`;
+        throw new AcmeError(message, { problem, status: response.status, url, ...(retryAfter && { retryAfter }) });
+      }
+    } finally {
+      if (signed) this.#release();
+    }
+  }
+
+  async #exchange(method: string, url: string, signed: Signed | undefined, nonce: string | undefined, spec: RequestSpec) {
+    const headers: Record<string, string> = {};
+    let body: string | undefined;
+    let traceLine = `→ ${method} ${url}`;
+    if (signed) {
+      const jws: FlattenedJws = await signJws(signed.signer.key, signed.payload, { url, nonce, ...(signed.signer.kid && { kid: signed.signer.kid }) });
+      body = JSON.stringify(jws);
+      const size = utf8Encode(body).length;
+      if (size > MAX_REQUEST_BYTES) throw new RangeError(`Cannot ${spec.action}: the request is ${size} bytes (at most ${MAX_REQUEST_BYTES})`);
+      headers['content-type'] = 'application/jose+json'; // §6.2
+      traceLine += ` ${decodeSegment(jws.protected)} ${decodeSegment(jws.payload)}`;
+    }
+    if (spec.expect !== 'none') headers.accept = `${CONTENT_TYPES[spec.expect]}, application/problem+json`;
+    this.#trace?.(traceLine);
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined && { body }),
+        // A redirected POST would carry a JWS signed for another URL (§6.4); only the directory GET may follow one.
+        redirect: method === 'GET' ? 'follow' : 'error',
+        ...(this.#signal && { signal: this.#signal }),
+      });
+    } catch (error) {
+      if (this.#signal?.aborted) throw this.#signal.reason;
+      const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
+      throw new Error(`Cannot ${spec.action}: ${method} ${url} failed: ${(error as Error).message}${cause}`, { cause: error });
+    }
+    const replayNonce = nonceOf(response.headers);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readLimited(response, url, spec.action);
+    } catch (error) {
+      if (replayNonce) this.#addNonce(replayNonce);
+      throw error;
+    }
+    this.#traceResponse(response, url, bytes);
+    return { response, bytes, replayNonce };
+  }
+
+  #traceResponse(response: Response, url: string, bytes: Uint8Array): void {
+    if (!this.#trace) return;
+    let line = `← ${response.status} ${url}`;
+    const location = response.headers.get('location');
+    if (location) line += ` location=${location}`;
+    const link = response.headers.get('link');
+    if (link) line += ` link=${link}`;
+    const type = mediaType(response.headers);
+    if (bytes.length > 0) {
+      if (type.endsWith('json')) {
+        const text = compactJson(new TextDecoder().decode(bytes));
+        line += ` ${text.length > MAX_TRACED_BODY_CHARS ? `${text.slice(0, MAX_TRACED_BODY_CHARS)}… (${bytes.length} bytes)` : text}`;
+      } else {
+        line += ` (${bytes.length} bytes of ${type || 'unknown type'})`;
+      }
+    }
+    this.#trace(line);
+  }
+
+  #readSuccess(response: Response, bytes: Uint8Array, url: string, spec: RequestSpec): AcmeResponse {
+    const location = response.headers.get('location');
+    const retryAfter = parseRetryAfter(response.headers.get('retry-after'), this.now());
+    const result: AcmeResponse = {
+      url,
+      status: response.status,
+      headers: response.headers,
+      links: parseLinkHeader(response.headers.get('link'), url),
+      body: undefined,
+      ...(retryAfter && { retryAfter }),
+    };
+    if (location) {
+      try {
+        result.location = new URL(location, url).href;
+      } catch {
+        throw new UnexpectedResponseError(`Cannot ${spec.action}: the Location header ${JSON.stringify(location)} from ${url} is not a URL`, url, response.status);
+      }
+    }
+    if (spec.expect === 'none') return result;
+    const type = mediaType(response.headers);
+    if (type !== CONTENT_TYPES[spec.expect]) {
+      throw new UnexpectedResponseError(`Cannot ${spec.action}: ${url} answered with ${type ? `content type ${type}` : 'no content type'}, expected ${CONTENT_TYPES[spec.expect]}`, url, response.status);
+    }
+    let text: string;
+    try {
+      text = utf8Decode(bytes);
+    } catch {
+      throw new UnexpectedResponseError(`Cannot ${spec.action}: the response from ${url} is not UTF-8`, url, response.status);
+    }
+    if (spec.expect === 'pem-chain') {
+      result.body = text;
+      return result;
+    }
+    try {
+      result.body = JSON.parse(text);
+    } catch (error) {
+      throw new UnexpectedResponseError(`Cannot ${spec.action}: the response from ${url} is not JSON (${(error as Error).message})`, url, response.status);
+    }
+    return result;
+  }
+
+  /** A nonce from the pool, or from newNonce (§7.2) only when the pool is empty and no request in flight will refill it. */
+  async #acquireNonce(): Promise<string> {
+    for (;;) {
+      this.#signal?.throwIfAborted();
+      const pooled = this.#nonces.pop();
+      if (pooled !== undefined) {
+        this.#holders++;
+        return pooled;
+      }
+      if (this.#holders === 0) {
+        this.#holders++;
+        try {
+          return await this.#headNonce();
+        } catch (error) {
+          this.#release();
+          throw error;
+        }
+      }
+      await this.#waitForNonce();
+    }
+  }
+
+  /** For a request that already holds its place: the pool, else newNonce. */
+  async #freshNonce(): Promise<string> {
+    return this.#nonces.pop() ?? (await this.#headNonce());
+  }
+
+  async #headNonce(): Promise<string> {
+    if (!this.newNonceUrl) throw new TypeError('Cannot get a nonce: the transport has no newNonce URL (load the directory first)');
+    const response = await this.#request('HEAD', this.newNonceUrl, undefined, { action: `get a nonce from ${this.newNonceUrl}`, expect: 'none' });
+    const nonce = nonceOf(response.headers);
+    if (!nonce) throw new UnexpectedResponseError(`Cannot get a nonce from ${this.newNonceUrl}: the response has no valid Replay-Nonce header`, this.newNonceUrl, response.status);
+    return nonce;
+  }
+
+  #addNonce(nonce: string): void {
+    this.#nonces.push(nonce);
+    if (this.#nonces.length > MAX_POOLED_NONCES) this.#nonces.shift();
+    this.#waiters.shift()?.();
+  }
+
+  #release(): void {
+    this.#holders--;
+    this.#waiters.shift()?.();
+  }
+
+  #waitForNonce(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const signal = this.#signal;
+      const onAbort = () => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index >= 0) this.#waiters.splice(index, 1);
+        reject(signal!.reason);
+      };
+      const waiter = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.#waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** Reads at most MAX_RESPONSE_BYTES, refusing a longer body before it is all in memory. */
+async function readLimited(response: Response, url: string, action: string): Promise<Uint8Array> {
+  const tooLarge = () => new UnexpectedResponseError(`Cannot ${action}: the response from ${url} is larger than ${MAX_RESPONSE_BYTES} bytes`, url, response.status);
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > MAX_RESPONSE_BYTES) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > MAX_RESPONSE_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return concatBytes(...chunks);
+}
+
+/** §6.7: errors come as problem documents; anything else becomes an about:blank problem naming the status. */
+function readProblem(response: Response, bytes: Uint8Array): Problem {
+  const type = mediaType(response.headers);
+  let body: unknown;
+  if (type === 'application/problem+json' || type === 'application/json') {
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      body = undefined;
+    }
+  }
+  const statusText = response.statusText ? ` ${response.statusText}` : '';
+  return parseProblem(body, response.status, `HTTP ${response.status}${statusText} with ${type ? `a ${type} body` : 'no problem document'}`);
+}
