@@ -17,6 +17,7 @@ function curveFor(algorithm: SignatureAlgorithm, jwk: EcPublicJwk): (typeof CURV
 
 /** The public JWK of a private scalar: what SEC1 keys without their public point need (RFC 5915 §3). */
 export function ecPublicJwkFromPrivate(crv: EcCurve, d: Uint8Array): EcPublicJwk {
+  if (!CURVES[crv].utils.isValidSecretKey(d)) throw new SyntaxError(`Cannot parse EC private key: the ${crv} scalar is not in [1, n-1]`);
   return ecPublicJwkFromPoint(crv, CURVES[crv].getPublicKey(d, false), `${crv} private key`);
 }
 

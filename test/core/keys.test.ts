@@ -210,6 +210,7 @@ test('pem: every refusal names what it found', async () => {
     [pem('PRIVATE KEY', new Uint8Array([0x30, 0x05, 0x02])), SyntaxError, 'Cannot parse PKCS#8 private key: not DER'],
     [pem('PRIVATE KEY', pkcs8(EC_P256, sec1(A3_KEY, { curveOid: '06052b81040022' }))), SyntaxError, 'Cannot parse EC private key: the key says P-384 but its algorithm says P-256'],
     [pem('EC PRIVATE KEY', der(SEQUENCE, small(1), der(OCTET_STRING, new Uint8Array(66).fill(1)))), SyntaxError, 'Cannot parse EC private key: it names no curve, and a 66-byte key fits neither P-256 nor P-384'],
+    [pem('EC PRIVATE KEY', der(SEQUENCE, small(1), der(OCTET_STRING, new Uint8Array(32)), der(0xa0, OID.p256))), SyntaxError, 'Cannot parse EC private key: the P-256 scalar is not in [1, n-1]'],
     [pem('RSA PRIVATE KEY', der(SEQUENCE, small(0), small(1))), SyntaxError, 'Cannot parse RSA private key: 2 elements, expected 9 to Infinity'],
     ['-----BEGIN PRIVATE KEY-----\nMIIB\n', SyntaxError, 'Cannot parse PEM: a "-----BEGIN" line has no matching "-----END" line'],
     ['just some words', SyntaxError, 'Cannot import key: found neither a PEM block nor a JSON Web Key'],
