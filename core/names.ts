@@ -66,16 +66,64 @@ function normalizeIdentifier(name: string): Identifier {
 
 /** UTS #46 mapping and Punycode through the URL parser, which every runtime ships (WHATWG URL "domain to ASCII"). */
 function toAscii(text: string, invalid: (reason: string) => RangeError): string {
-  if (/^[a-z0-9.-]*$/.test(text) && !/(^|\.)xn--/.test(text)) return text;
-  let hostname: string;
-  try {
-    hostname = new URL(`http://${text}/`).hostname;
-  } catch {
-    throw invalid('it is not a valid internationalized domain name');
+  // Chromium's URL parser passes A-labels through unchecked, so each one given is decoded here (RFC 5891 §5.4)
+  // and must come back unchanged from its Unicode form.
+  for (const label of text.split('.')) {
+    if (!label.startsWith('xn--')) continue;
+    const unicode = punycodeDecode(label.slice(4));
+    if (unicode === undefined || /^[\x00-\x7f]*$/.test(unicode) || urlHostname(unicode) !== label) {
+      throw invalid(`label ${JSON.stringify(label)} is not a valid A-label`);
+    }
   }
+  if (/^[a-z0-9.-]*$/.test(text)) return text;
+  const hostname = urlHostname(text);
+  if (hostname === undefined) throw invalid('it is not a valid internationalized domain name');
   if (!/^[a-z0-9.-]*$/.test(hostname)) throw invalid(`it maps to ${JSON.stringify(hostname)}, which is not a DNS name`);
   if (/(^|\.)\d+$/.test(hostname)) throw invalid(`it maps to ${JSON.stringify(hostname)}, whose last label is numeric`);
   return hostname;
+}
+
+function urlHostname(host: string): string | undefined {
+  try {
+    return new URL(`http://${host}/`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 3492 §6.2 decoding, only to check A-labels; undefined when the input is not valid Punycode. */
+function punycodeDecode(input: string): string | undefined {
+  const BASE = 36, TMIN = 1, TMAX = 26, SKEW = 38, DAMP = 700;
+  const adapt = (delta: number, points: number, first: boolean): number => {
+    delta = first ? Math.floor(delta / DAMP) : delta >> 1;
+    delta += Math.floor(delta / points);
+    let k = 0;
+    for (; delta > ((BASE - TMIN) * TMAX) >> 1; k += BASE) delta = Math.floor(delta / (BASE - TMIN));
+    return k + Math.floor(((BASE - TMIN + 1) * delta) / (delta + SKEW));
+  };
+  const delimiter = input.lastIndexOf('-');
+  const output = Array.from(delimiter < 0 ? '' : input.slice(0, delimiter), (char) => char.codePointAt(0)!);
+  let [n, i, bias, position] = [128, 0, 72, delimiter + 1];
+  while (position < input.length) {
+    const oldI = i;
+    for (let w = 1, k = BASE; ; k += BASE) {
+      if (position >= input.length) return undefined;
+      const code = input.charCodeAt(position++);
+      const digit = code >= 0x30 && code <= 0x39 ? code - 22 : code >= 0x61 && code <= 0x7a ? code - 0x61 : BASE;
+      if (digit >= BASE) return undefined;
+      i += digit * w;
+      const t = k <= bias ? TMIN : k >= bias + TMAX ? TMAX : k - bias;
+      if (digit < t) break;
+      w *= BASE - t;
+      if (i > 0x10ffff * (output.length + 1)) return undefined;
+    }
+    bias = adapt(i - oldI, output.length + 1, oldI === 0);
+    n += Math.floor(i / (output.length + 1));
+    i %= output.length + 1;
+    if (n > 0x10ffff) return undefined;
+    output.splice(i++, 0, n);
+  }
+  return String.fromCodePoint(...output);
 }
 
 function checkDnsName(ascii: string, invalid: (reason: string) => RangeError): void {

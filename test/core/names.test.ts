@@ -62,7 +62,11 @@ const BAD: [string, string][] = [
   ['01.2.3.4', 'its last label is numeric'],
   ['0x7f.1', 'its last label is numeric'],
   ['example.123', 'its last label is numeric'],
-  ['xn--zz.example', 'Invalid name "xn--zz.example": it is not a valid internationalized domain name'],
+  ['xn--zz.example', 'Invalid name "xn--zz.example": label "xn--zz" is not a valid A-label'],
+  ['Bücher.xn--zz', 'label "xn--zz" is not a valid A-label'],
+  ['a\uff0fb.example', 'Invalid name "a／b.example": it is not a valid internationalized domain name'], // fullwidth solidus maps to "/"
+  ['a\u00a0b.example', 'Invalid name "a\u00a0b.example": it'], // no-break space maps to a space
+  ['xn--abc.example', 'Invalid name "xn--abc.example": label "xn--abc" is not a valid A-label'], // decodes to ASCII only
   ['1::2::3', 'Invalid name "1::2::3": it has a colon but is not an IPv6 address'],
   ['fe80::1%eth0', 'it has a colon but is not an IPv6 address'],
   ['1:2:3:4:5:6:7:8:9', 'it has a colon but is not an IPv6 address'],
