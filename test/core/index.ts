@@ -8,3 +8,4 @@ import './csr.test.ts';
 import './x509.test.ts';
 import './engines.test.ts';
 import './jws.test.ts';
+import './profiles.test.ts';
