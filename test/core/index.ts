@@ -9,3 +9,4 @@ import './x509.test.ts';
 import './engines.test.ts';
 import './jws.test.ts';
 import './profiles.test.ts';
+import './ari.test.ts';
