@@ -12,7 +12,7 @@ import {
   readSubjectAltName, readTlsFeatureMustStaple,
 } from './_pkix.ts';
 import { pemEncode } from './encoding.ts';
-import type { EcCurve, HashName, PublicJwk, SignatureAlgorithm } from './engine.ts';
+import type { CryptoEngine, EcCurve, HashName, PublicJwk, SignatureAlgorithm } from './engine.ts';
 import { defaultEngine, hasWebCrypto } from './engine.ts';
 import type { AcmeKey } from './keys.ts';
 import { keyTypeOfJwk, sign } from './keys.ts';
@@ -101,8 +101,13 @@ export interface CsrInfo {
   mustStaple: boolean;
 }
 
+export interface ParseCsrOptions {
+  /** The engine that checks the signature; by default WebCrypto where it exists, else the key family's fallback. */
+  engine?: CryptoEngine;
+}
+
 /** Reads a CSR that a user brings, refusing it unless its self-signature verifies and it names only DNS names and IPs. */
-export async function parseCsr(der: Uint8Array): Promise<CsrInfo> {
+export async function parseCsr(der: Uint8Array, options: ParseCsrOptions = {}): Promise<CsrInfo> {
   const [infoNode, algorithmNode, signatureNode] = sequenceOf(parseDer(der, 'CSR'), 'CSR', 3, 3);
   const [version, subject, spki, attributes] = sequenceOf(infoNode, 'CSR certificationRequestInfo', 4, 4);
   if (smallInteger(version, 'CSR version') !== 0) throw new SyntaxError(`Cannot parse CSR: version ${smallInteger(version, 'CSR version')}, expected 0`);
@@ -113,7 +118,7 @@ export async function parseCsr(der: Uint8Array): Promise<CsrInfo> {
   if (scheme.family !== publicJwk.kty) throw new SyntaxError(`Cannot use CSR: signed with ${scheme.name} but its key is ${publicJwk.kty}`);
   let signature = bitStringBytes(signatureNode, 'CSR signature');
   if (publicJwk.kty === 'EC') signature = ecdsaRawFromDer(signature, publicJwk.crv);
-  if (!(await verifySignature(publicJwk, scheme, infoNode!.valueBeforeDecodeView, signature))) {
+  if (!(await verifySignature(publicJwk, scheme, infoNode!.valueBeforeDecodeView, signature, options.engine))) {
     throw new SyntaxError('Cannot use CSR: its signature does not verify with its own public key (it was altered, or signed by another key)');
   }
 
@@ -196,9 +201,9 @@ function engineAlgorithmOf(jwk: PublicJwk, hash: HashName): SignatureAlgorithm |
   return undefined;
 }
 
-async function verifySignature(jwk: PublicJwk, scheme: SignatureScheme, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+async function verifySignature(jwk: PublicJwk, scheme: SignatureScheme, data: Uint8Array, signature: Uint8Array, engine?: CryptoEngine): Promise<boolean> {
   const algorithm = engineAlgorithmOf(jwk, scheme.hash);
-  if (algorithm) return (await defaultEngine(scheme.family)).verify(algorithm, jwk, data, signature);
+  if (algorithm) return (engine ?? (await defaultEngine(scheme.family))).verify(algorithm, jwk, data, signature);
   // Other pairs are valid too: `openssl req` signs with SHA-256 whatever the curve. The engines only pair each
   // curve with its own hash, so WebCrypto checks these directly, and where it is missing they are refused.
   const crv = jwk.kty === 'EC' ? ` ${jwk.crv}` : '';

@@ -2,7 +2,8 @@ import { assert, assertEquals, assertRejects, test } from '../_harness.ts';
 import { createCsr, csrToPem, parseCsr } from '../../core/csr.ts';
 import { pemDecode } from '../../core/encoding.ts';
 import type { KeyType } from '../../core/engine.ts';
-import { generateKey } from '../../core/keys.ts';
+import { generateKey, keyFromJwk } from '../../core/keys.ts';
+import { allEngines } from './_engines.ts';
 import type { AcmeKey } from '../../core/keys.ts';
 import { normalizeIdentifiers } from '../../core/names.ts';
 
@@ -30,6 +31,24 @@ for (const type of ['ec256', 'ec384', 'rsa2048'] as const) {
     assert(contains(der, COMMON_NAME_OID), 'the first DNS name is the CN');
   });
 }
+
+test('csr: keys held by the fallback engines sign CSRs that those engines and WebCrypto verify', async () => {
+  const { webcrypto, noble, nodeRsa } = await allEngines();
+  const identifiers = normalizeIdentifiers(['example.com', '192.0.2.1']);
+  for (const [type, engine] of [['ec256', noble], ['ec384', noble], ['rsa2048', nodeRsa]] as const) {
+    const key = await keyFromJwk((await keyOf(type)).privateJwk, { engine });
+    const der = await createCsr({ key, identifiers });
+    for (const verifier of [engine, webcrypto]) {
+      assertEquals(await parseCsr(der, { engine: verifier }), { identifiers, publicJwk: key.publicJwk, mustStaple: false }, `${type} by ${verifier.name}`);
+    }
+    const tampered = der.slice();
+    tampered[tampered.length - 2] ^= 0x01;
+    await assertRejects(() => parseCsr(tampered, { engine }), SyntaxError, 'its signature does not verify');
+  }
+  // RSASSA-PKCS1-v1_5 is deterministic, so both engines build the very same request.
+  const webCryptoRsa = await createCsr({ key: await keyOf('rsa2048'), identifiers });
+  assertEquals(await createCsr({ key: await keyFromJwk((await keyOf('rsa2048')).privateJwk, { engine: nodeRsa }), identifiers }), webCryptoRsa);
+});
 
 test('csr: without mustStaple there is no TLS Feature', async () => {
   const key = await keyOf('ec256');
