@@ -53,14 +53,17 @@ async function main(argv: readonly string[]): Promise<number> {
   return run({ options, identifiers, paths, plan });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    // One line, as cron mails and log scrapers expect; the message already names the file, name or problem.
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`acme-client: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
-    process.exitCode = EXIT_FAILURE;
-  },
-);
+/**
+ * Ends the process once stdout and stderr are flushed: fetch keeps idle keep-alive connections to the CA open for
+ * seconds after the last response, and a finished run must not wait for them (cron and scripts wait for the exit).
+ */
+function exit(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv.slice(2)).then(exit, (error: unknown) => {
+  // One line, as cron mails and log scrapers expect; the message already names the file, name or problem.
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`acme-client: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+  exit(EXIT_FAILURE);
+});
