@@ -10,3 +10,5 @@ import './engines.test.ts';
 import './jws.test.ts';
 import './profiles.test.ts';
 import './ari.test.ts';
+import './protocol.test.ts';
+import './flow.test.ts';

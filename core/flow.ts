@@ -1,0 +1,260 @@
+// Issuing a certificate from start to end (RFC 8555 §7.1 overview): account, order, every authorization worked
+// in parallel through a challenge responder, finalize with our CSR, download, and the checks that it is ours.
+
+import type { AcmeKey } from './keys.ts';
+import type { ExternalAccountBinding } from './jws.ts';
+import type { PublicJwk } from './engine.ts';
+import { normalizeIdentifiers, type Identifier } from './names.ts';
+import { createCsr, parseCsr } from './csr.ts';
+import { certificateMatchesKey, type CertificateInfo } from './x509.ts';
+import { pemEncode } from './encoding.ts';
+import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, type Problem } from './errors.ts';
+import {
+  authorizationName, type AcmeClient, type Authorization, type AuthorizationStatus, type Challenge, type ChallengeStatus, type ChallengeTask,
+  type ChallengeType, type Order,
+} from './client.ts';
+
+/** Answers challenges: http-01 files or a server, dns-01 TXT records, a person at a terminal. One per runtime or use. */
+export interface ChallengeResponder {
+  /** The types this responder can answer, most preferred first. */
+  readonly types: readonly ChallengeType[];
+  /** Makes the response visible to the CA; resolves once the CA can see it (for DNS, after propagation). */
+  present(task: ChallengeTask): Promise<void>;
+  /** Removes what present() set up; runs for every presented task, whether issuance succeeded or not. */
+  cleanup(task: ChallengeTask): Promise<void>;
+}
+
+export type FlowEvent =
+  | { kind: 'account'; url: string; created: boolean }
+  | { kind: 'order'; url: string; identifiers: Identifier[] }
+  /** "valid" before any challenge when the CA reuses an earlier authorization, or once the order is ready. */
+  | { kind: 'authorization'; identifier: Identifier; wildcard: boolean; status: AuthorizationStatus }
+  | { kind: 'challenge'; identifier: Identifier; wildcard: boolean; type: ChallengeType; status: ChallengeStatus }
+  | { kind: 'finalize'; url: string }
+  | { kind: 'certificate'; url: string; serialHex: string; notAfter: Date };
+
+export interface IssueOptions {
+  /** A client for the CA; without an accountUrl, the account is created (or found, if the key has one). */
+  client: AcmeClient;
+  /** The names as the user wrote them; the first becomes the CSR's CN. */
+  identifiers: readonly string[];
+  /** The certificate key; give this or `csr`. */
+  certificateKey?: AcmeKey;
+  /** A DER CSR the user brings; its names must be `identifiers`. */
+  csr?: Uint8Array;
+  responder: ChallengeResponder;
+  account?: { contact?: string[]; termsOfServiceAgreed?: boolean; externalAccountBinding?: ExternalAccountBinding };
+  /** The TLS Feature extension (RFC 7633) in the CSR that this flow builds. */
+  mustStaple?: boolean;
+  /** An issuer CN; an alternate chain that has it wins over the default chain. */
+  preferredChain?: string;
+  profile?: string;
+  replaces?: string;
+  onProgress?: (event: FlowEvent) => void;
+}
+
+export interface IssuedCertificate {
+  certificatePem: string;
+  /** The issuers after the leaf, as served; empty if the CA sent the leaf alone. */
+  chainPem: string;
+  fullchainPem: string;
+  certificate: CertificateInfo;
+  chain: CertificateInfo[];
+  accountUrl: string;
+  orderUrl: string;
+  certificateUrl: string;
+}
+
+function identifierKey(identifier: Identifier): string {
+  return `${identifier.type}:${identifier.value}`;
+}
+
+function namesOf(identifiers: readonly Identifier[]): string {
+  return identifiers.map((identifier) => identifier.value).join(', ');
+}
+
+/** The certificate's public key and names, or the CSR's when the user brought one. */
+async function requestFor(options: IssueOptions, identifiers: Identifier[]): Promise<{ csr: Uint8Array; publicJwk: PublicJwk }> {
+  if ((options.certificateKey === undefined) === (options.csr === undefined)) {
+    throw new TypeError('Cannot issue certificate: give either a certificate key or a CSR, not both or neither');
+  }
+  if (options.certificateKey) {
+    const csr = await createCsr({ key: options.certificateKey, identifiers, mustStaple: options.mustStaple ?? false });
+    return { csr, publicJwk: options.certificateKey.publicJwk };
+  }
+  const info = await parseCsr(options.csr!);
+  const wanted = new Set(identifiers.map(identifierKey));
+  if (info.identifiers.length !== wanted.size || !info.identifiers.every((identifier) => wanted.has(identifierKey(identifier)))) {
+    throw new RangeError(`Cannot issue certificate: the CSR names ${namesOf(info.identifiers)}, not ${namesOf(identifiers)}`);
+  }
+  if (options.mustStaple !== undefined && options.mustStaple !== info.mustStaple) {
+    throw new RangeError(`Cannot issue certificate: the CSR ${info.mustStaple ? 'asks' : 'does not ask'} for OCSP must-staple, and that cannot be changed without re-signing it`);
+  }
+  return { csr: options.csr!, publicJwk: info.publicJwk };
+}
+
+export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
+  const { client, responder } = options;
+  const emit = options.onProgress ?? (() => {});
+  const identifiers = normalizeIdentifiers(options.identifiers);
+  if (responder.types.length === 0) throw new TypeError('Cannot issue certificate: the challenge responder answers no challenge type');
+  // The key and CSR steps need no CA, so bad input fails before the first request.
+  const { csr, publicJwk } = await requestFor(options, identifiers);
+
+  if (!client.accountUrl) {
+    const account = await client.createAccount(options.account ?? {});
+    emit({ kind: 'account', url: account.url, created: account.created });
+  }
+  const accountUrl = client.accountUrl!;
+
+  const order = await client.newOrder({
+    identifiers,
+    ...(options.profile !== undefined && { profile: options.profile }),
+    ...(options.replaces !== undefined && { replaces: options.replaces }),
+  });
+  emit({ kind: 'order', url: order.url, identifiers: order.identifiers });
+
+  let current = order.status === 'pending' ? await authorize(client, order, responder, emit) : order;
+  if (current.status === 'ready') {
+    emit({ kind: 'finalize', url: order.url });
+    current = await client.finalize(current, csr);
+    if (current.status !== 'valid' && current.status !== 'invalid') current = await client.pollOrder(order.url, ['valid']);
+  }
+  if (current.status !== 'valid' || !current.certificate) throw orderError('finalize', current);
+
+  const downloaded = await client.downloadCertificate(current.certificate, options.preferredChain !== undefined ? { preferredChain: options.preferredChain } : {});
+  const [certificate, ...chain] = downloaded.certificates as [CertificateInfo, ...CertificateInfo[]];
+  checkCertificate(certificate, publicJwk, identifiers, downloaded.url);
+  emit({ kind: 'certificate', url: downloaded.url, serialHex: certificate.serialHex, notAfter: certificate.notAfter });
+
+  const certificatePem = pemEncode('CERTIFICATE', certificate.der);
+  const chainPem = chain.map((issuer) => pemEncode('CERTIFICATE', issuer.der)).join('');
+  return {
+    certificatePem,
+    chainPem,
+    fullchainPem: certificatePem + chainPem,
+    certificate,
+    chain,
+    accountUrl,
+    orderUrl: order.url,
+    certificateUrl: downloaded.url,
+  };
+}
+
+/**
+ * All authorizations at once: fetch them, skip the valid ones, present every response, tell the CA about each,
+ * then poll the order alone (one request per round instead of one per name) until it is ready or invalid.
+ */
+async function authorize(client: AcmeClient, order: Order, responder: ChallengeResponder, emit: (event: FlowEvent) => void): Promise<Order> {
+  const authorizations = await Promise.all(order.authorizations.map((url) => client.getAuthorization(url)));
+  const chosen: { authorization: Authorization; challenge: Challenge }[] = [];
+  for (const authorization of authorizations) {
+    if (authorization.status === 'valid') {
+      emit({ kind: 'authorization', identifier: authorization.identifier, wildcard: authorization.wildcard, status: 'valid' });
+    } else if (authorization.status !== 'pending') {
+      throw authorizationError([authorization], order);
+    } else {
+      chosen.push({ authorization, challenge: pickChallenge(authorization, responder.types) });
+    }
+  }
+  // Every token is checked before the first present(), so a hostile CA gets nothing named after a bad one.
+  const tasks = await Promise.all(chosen.map(({ authorization, challenge }) => client.challengeTask(authorization, challenge)));
+  const presented: ChallengeTask[] = [];
+  let ready: Order;
+  try {
+    await settleAll(tasks.map((task) => {
+      presented.push(task);
+      return responder.present(task);
+    }));
+    await settleAll(tasks.map(async (task) => {
+      const challenge = await client.respondToChallenge(task.challengeUrl);
+      emit({ kind: 'challenge', identifier: task.identifier, wildcard: task.wildcard, type: task.type, status: challenge.status });
+    }));
+    ready = await client.pollOrder(order.url, ['ready']);
+    if (ready.status === 'invalid') {
+      const failed = await Promise.all(order.authorizations.map((url) => client.getAuthorization(url)));
+      throw authorizationError(failed.filter((authorization) => authorization.status !== 'valid'), ready);
+    }
+  } catch (error) {
+    await Promise.allSettled(presented.map((task) => responder.cleanup(task)));
+    throw error;
+  }
+  // Cleanup runs before finalize: a responder that cannot clean up is a fault the user must see, certificate or not.
+  await settleAll(presented.map((task) => responder.cleanup(task)));
+  for (const task of tasks) emit({ kind: 'authorization', identifier: task.identifier, wildcard: task.wildcard, status: 'valid' });
+  return ready;
+}
+
+/** Like Promise.all, but waits for every promise before rethrowing the first failure, so none is left running. */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+function pickChallenge(authorization: Authorization, types: readonly ChallengeType[]): Challenge {
+  for (const type of types) {
+    const challenge = authorization.challenges.find((candidate) => candidate.type === type);
+    if (challenge) return challenge;
+  }
+  const offered = authorization.challenges.map((challenge) => challenge.type).join(', ') || 'no challenge';
+  throw new RangeError(`Cannot authorize ${authorizationName(authorization)}: the CA offers ${offered}, but the responder answers ${types.join(', ')}`);
+}
+
+interface Failure {
+  name: string;
+  type?: string;
+  problem: Problem;
+  url: string;
+  identifier: Identifier;
+}
+
+/** Why an authorization is not valid: the CA's problem on the challenge that failed, or its status when it gave none. */
+function failureOf(authorization: Authorization): Failure {
+  const name = authorizationName(authorization);
+  const identifier = { type: authorization.identifier.type, value: name };
+  const challenge = authorization.challenges.find((candidate) => candidate.error) ?? authorization.challenges.find((candidate) => candidate.status === 'invalid');
+  const problem = challenge?.error ?? { type: 'about:blank', detail: `the authorization is "${authorization.status}"` };
+  return { name, ...(challenge && { type: challenge.type }), problem, url: challenge?.url ?? authorization.url, identifier };
+}
+
+/**
+ * One AcmeError for every failed name. With one, its problem is the CA's own document for that challenge; with
+ * several, a §6.7.1 compound problem whose subproblems are the CA's documents, each naming its identifier.
+ */
+function authorizationError(authorizations: Authorization[], order: Order): AcmeError {
+  if (authorizations.length === 0) return orderError('authorize', order);
+  const failures = authorizations.map(failureOf);
+  const describe = (failure: Failure) => `${failure.name}${failure.type ? ` (${failure.type})` : ''}: ${formatProblem(failure.problem)}`;
+  if (failures.length === 1) {
+    const [failure] = failures as [Failure];
+    return new AcmeError(`Cannot authorize ${describe(failure)}`, { problem: failure.problem, status: failure.problem.status ?? 0, url: failure.url, identifier: failure.identifier });
+  }
+  const problem: Problem = {
+    type: ACME_ERROR.compound,
+    detail: `${failures.length} identifiers failed validation`,
+    subproblems: failures.map((failure) => ({ ...failure.problem, identifier: failure.problem.identifier ?? failure.identifier })),
+  };
+  return new AcmeError(`Cannot authorize ${failures.length} names: ${failures.map(describe).join('; ')}`, { problem, status: 0, url: order.url });
+}
+
+function orderError(step: 'authorize' | 'finalize', order: Order): AcmeError {
+  const problem = order.error ?? { type: 'about:blank', detail: `the order is "${order.status}"${order.status === 'valid' ? ' but has no certificate URL' : ''}` };
+  return new AcmeError(`Cannot ${step} order ${order.url}: status is "${order.status}" (${formatProblem(problem)})`, { problem, status: problem.status ?? 0, url: order.url });
+}
+
+/** §7.4.2 leaves trusting the download to the client: it must be for our key and for exactly the names we asked for. */
+function checkCertificate(certificate: CertificateInfo, publicJwk: PublicJwk, identifiers: readonly Identifier[], url: string): void {
+  if (!certificateMatchesKey(certificate, publicJwk)) {
+    throw new UnexpectedResponseError(`Cannot accept certificate ${url}: its public key is not the certificate key of the CSR`, url);
+  }
+  const ours = new Set(identifiers.map(identifierKey));
+  const theirs = new Set([...certificate.dnsNames.map((name) => `dns:${name.toLowerCase()}`), ...certificate.ipAddresses.map((ip) => `ip:${ip}`)]);
+  const missing = [...ours].filter((key) => !theirs.has(key));
+  const extra = [...theirs].filter((key) => !ours.has(key));
+  if (missing.length > 0 || extra.length > 0) {
+    const strip = (keys: string[]) => keys.map((key) => key.slice(key.indexOf(':') + 1)).join(', ');
+    const reasons = [missing.length > 0 && `lacks ${strip(missing)}`, extra.length > 0 && `adds ${strip(extra)}`].filter(Boolean).join(' and ');
+    throw new UnexpectedResponseError(`Cannot accept certificate ${url}: it ${reasons} (ordered: ${namesOf(identifiers)})`, url);
+  }
+}
