@@ -23,8 +23,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export interface StaticServer { url: string; port: number; close(): Promise<void> }
 
-/** Serves `root` read-only on 127.0.0.1 (or `host`) at a free port. */
-export function serveStatic(root: string, host = '127.0.0.1'): Promise<StaticServer> {
+/** Serves `root` read-only on 127.0.0.1 (or `host`) at `port`, by default a free one. */
+export function serveStatic(root: string, host = '127.0.0.1', port = 0): Promise<StaticServer> {
   const server: Server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
     const file = join(root, path.endsWith('/') ? `${path}index.html` : path);
@@ -41,7 +41,7 @@ export function serveStatic(root: string, host = '127.0.0.1'): Promise<StaticSer
   });
   return new Promise((resolve, reject) => {
     server.on('error', reject);
-    server.listen(0, host, () => {
+    server.listen(port, host, () => {
       const { port } = server.address() as { port: number };
       resolve({ url: `http://${host}:${port}/`, port, close: () => new Promise((done) => server.close(() => done())) });
     });
