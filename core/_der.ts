@@ -35,7 +35,8 @@ export function sequenceOf(node: DerNode | undefined, what: string, min = 0, max
   if (!(node instanceof asn1js.Sequence)) throw mismatch(node, 'SEQUENCE', what);
   const items = node.valueBlock.value;
   if (items.length < min || items.length > max) {
-    throw new SyntaxError(`Cannot parse ${what}: ${items.length} elements, expected ${min === max ? min : `${min} to ${max}`}`);
+    const expected = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+    throw new SyntaxError(`Cannot parse ${what}: ${items.length} elements, expected ${expected}`);
   }
   return items;
 }

@@ -26,8 +26,6 @@ const OTHER_LABELS: Record<string, string> = {
   'NEW CERTIFICATE REQUEST': 'a certificate request',
   'X509 CRL': 'a certificate revocation list',
   'EC PARAMETERS': 'EC parameters only',
-  'OPENSSH PRIVATE KEY': 'an OpenSSH private key (convert it with "ssh-keygen -p -m PKCS8 -f FILE")',
-  'PGP PRIVATE KEY BLOCK': 'a PGP private key',
 };
 
 /** RFC 1421 §4.6.1.1 "Proc-Type: 4,ENCRYPTED" marks openssl's legacy encrypted PEM. */
@@ -135,6 +133,9 @@ export async function importKey(text: string, options: KeyOptions = {}): Promise
   const block = blocks.find((candidate) => PRIVATE_KEY_LABELS.includes(candidate.label));
   if (!block) {
     if (blocks.some((candidate) => candidate.label === 'DSA PRIVATE KEY')) throw unsupportedKeyError('DSA');
+    if (blocks.some((candidate) => candidate.label === 'OPENSSH PRIVATE KEY')) {
+      throw new TypeError('Cannot import key: found an OpenSSH private key ("OPENSSH PRIVATE KEY"); rewrite it as PKCS#8 with "ssh-keygen -p -m PKCS8 -f FILE"');
+    }
     throw new TypeError(`Cannot import key: found ${describeBlocks(blocks)}, expected a private key`);
   }
   return keyFromJwk(await jwkFromPem(block), options);
