@@ -191,13 +191,16 @@ test('pebble: revocation by the account key and by the certificate key, with a r
   await accountClient.revokeCertificate(byAccount.certificate.der, { reason: 4 });
   const status = await main!.pebble.certStatus(byAccount.certificate.serialHex);
   assert.equal(status.Status, 'Revoked');
+  assert.equal(status.Reason, 4);
   await assert.rejects(accountClient.revokeCertificate(byAccount.certificate.der), (error: unknown) => isAlreadyRevoked(error));
 
   const certificateKey = await generateKey('ec256');
   const byKey = await issue(main!, [unique('revoke-key')], httpResponder(main!), { certificateKey });
   const stranger = await client(main!); // no account at all: the certificate key alone proves the right (§7.6)
   await stranger.revokeCertificate(byKey.certificate.der, { reason: 1, certificateKey });
-  assert.equal((await main!.pebble.certStatus(byKey.certificate.serialHex)).Status, 'Revoked');
+  const byKeyStatus = await main!.pebble.certStatus(byKey.certificate.serialHex);
+  assert.equal(byKeyStatus.Status, 'Revoked');
+  assert.equal(byKeyStatus.Reason, 1);
 });
 
 test('pebble: 3 names with a fresh account take at most 15 requests', async () => {
