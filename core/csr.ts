@@ -39,6 +39,13 @@ const SIGNATURE_SCHEMES: Record<string, SignatureScheme> = {
   '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', family: 'EC', hash: 'SHA-384' },
   '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', family: 'EC', hash: 'SHA-512' },
 };
+// Signatures that people do meet in CSRs, named in the refusal.
+const UNSUPPORTED_SIGNATURES: Record<string, string> = {
+  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.3.101.112': 'Ed25519',
+};
 const SIGNATURE_OIDS: Record<SignatureAlgorithm, string> = { RS256: '1.2.840.113549.1.1.11', ES256: '1.2.840.10045.4.3.2', ES384: '1.2.840.10045.4.3.3' };
 const COORDINATE_LENGTH: Record<EcCurve, number> = { 'P-256': 32, 'P-384': 48 };
 
@@ -55,9 +62,9 @@ export async function createCsr(options: CsrOptions): Promise<Uint8Array<ArrayBu
   const { key, identifiers, mustStaple = false } = options;
   checkNormalised(identifiers);
   const first = identifiers[0]!;
-  // RFC 8555 §7.4 only needs the names in the SAN; the CN is for software that still shows it. It is left out
-  // for an IP address, since CA/Browser Forum BR §7.1.4.3 deprecate addresses in the CN, and for a name longer
-  // than ub-common-name, which no CA could copy into the certificate.
+  // RFC 8555 §7.4 needs the names only in the SAN; the CN, which CA/Browser Forum BR §7.1.4.3 deprecate, is kept
+  // for software that still shows it. An IP address stays in its iPAddress entry, since clients read a CN as a DNS
+  // name (RFC 6125 §6.4.4), and a name longer than ub-common-name cannot be a CN at all.
   const commonName = first.type === 'dns' && first.value.length <= MAX_COMMON_NAME_LENGTH ? first.value : undefined;
   // RFC 5280 §4.2.1.6: with an empty subject the SAN must be critical.
   const extensions = [derExtension(OID_SUBJECT_ALT_NAME, commonName === undefined, derSubjectAltName(identifiers))];
@@ -154,7 +161,10 @@ function signatureSchemeOf(node: DerNode): SignatureScheme {
   const [oidNode, parameters] = sequenceOf(node, 'CSR signatureAlgorithm', 1, 2);
   const oid = objectIdentifier(oidNode, 'CSR signatureAlgorithm');
   const scheme = SIGNATURE_SCHEMES[oid];
-  if (!scheme) throw new RangeError(`Cannot use CSR: signature algorithm ${oid} is not supported (use SHA-256 with RSA or ECDSA)`);
+  if (!scheme) {
+    const name = UNSUPPORTED_SIGNATURES[oid];
+    throw new RangeError(`Cannot use CSR: signature algorithm ${name ? `${name} (${oid})` : oid} is not supported (use SHA-256 with RSA or ECDSA)`);
+  }
   if (scheme.family === 'EC' ? parameters !== undefined : parameters !== undefined && !isNull(parameters)) {
     throw new SyntaxError(`Cannot parse CSR: ${scheme.name} has unexpected parameters`);
   }

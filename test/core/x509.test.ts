@@ -1,5 +1,5 @@
 import { assertEquals, assertThrows, test } from '../_harness.ts';
-import { hexDecode, pemDecode, pemEncode } from '../../core/encoding.ts';
+import { hexDecode, hexEncode, pemDecode, pemEncode } from '../../core/encoding.ts';
 import { normalizeIdentifiers } from '../../core/names.ts';
 import { certificateCoversIdentifiers, certificateMatchesKey, parseCertificate, parseCertificateChain } from '../../core/x509.ts';
 
@@ -127,3 +127,31 @@ test('x509: a chain must hold certificates only', () => {
     'Cannot parse certificate chain: block 2 is "PRIVATE KEY", not "CERTIFICATE"');
   assertThrows(() => parseCertificateChain('<html>not found</html>'), SyntaxError, 'Cannot parse PEM: no "-----BEGIN" line');
 });
+
+/** The certificate with one run of bytes replaced by another of the same length, so every length stays right. */
+function patched(pem: string, fromHex: string, toHex: string): Uint8Array {
+  const hex = hexEncode(pemDecode(pem).der);
+  if (hex.split(fromHex).length !== 2 || fromHex.length !== toHex.length) throw new Error(`cannot patch ${fromHex}: it must occur once and keep its length`);
+  return hexDecode(hex.replace(fromHex, toHex));
+}
+
+const MALFORMED: [string, Uint8Array, string][] = [
+  ['an unknown version', patched(LEAF, 'a003020102', 'a003020105'), 'Cannot parse certificate: version 6 is unknown'],
+  ['a serial that is no INTEGER', patched(LEAF, '021200', '041200'), 'Cannot parse certificate serialNumber: expected INTEGER'],
+  ['a notBefore that is no time', patched(LEAF, '170d323530', '130d323530'), 'Cannot parse certificate notBefore: expected UTCTime or GeneralizedTime'],
+  ['an RDN that is no SET', patched(LEAF, '3118301606035504030c0f62c3bc', '3018301606035504030c0f62c3bc'), 'Cannot parse certificate subject: a relative distinguished name is not a SET'],
+  ['a CN that is no string', patched(LEAF, '0c0f62c3bc', '040f62c3bc'), 'Cannot parse certificate subject commonName: expected a string, found tag 4 of class 1'],
+  ['a UTF8String that is not UTF-8', patched(LEAF, '0c0f62c3bc', '0c0f62ffbc'), 'Cannot parse certificate subject commonName: UTF8String is not valid UTF-8'],
+  ['a dNSName that is not ASCII', patched(LEAF, '8215786e2d2d', '8215ff6e2d2d'), 'Cannot parse certificate dNSName: it is not printable ASCII (IA5String)'],
+  // The 16-octet IPv6 entry becomes a 5-octet iPAddress and a 9-octet dNSName of the same total length.
+  ['an iPAddress of 5 octets', patched(LEAF, '871020010db8000000000000000000000001', '870501020304058209616161616161616161'),
+    'Cannot parse certificate iPAddress: 5 octets (expected 4 or 16)'],
+  ['an extension that appears twice', patched(LEAF, '0603551d0e', '0603551d23'), 'Cannot parse certificate: extension 2.5.29.35 appears twice'],
+  ['a "critical" that is no BOOLEAN', patched(ROOT, '0603551d130101ff', '0603551d130201ff'), 'Cannot parse certificate extension 2.5.29.19: "critical" is not a BOOLEAN'],
+];
+
+for (const [what, der, message] of MALFORMED) {
+  test(`x509: ${what} is a SyntaxError that says so`, () => {
+    assertThrows(() => parseCertificate(der), SyntaxError, message);
+  });
+}

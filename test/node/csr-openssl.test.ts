@@ -105,3 +105,46 @@ for (const [i, { what, key, req }] of OPENSSL_CSRS.entries()) {
     assert.deepEqual(info.publicJwk, info.publicJwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n, e: jwk.e } : { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y });
   });
 }
+
+/** A CSR that openssl makes from a fresh key of the given kind. */
+function opensslCsr(name: string, keyArgs: string[], reqArgs: string[]): Uint8Array<ArrayBuffer> {
+  const keyFile = join(dir, `${name}.key`);
+  const csrFile = join(dir, `${name}.csr`);
+  openssl([...keyArgs, '-out', keyFile]);
+  openssl(['req', '-new', '-key', keyFile, ...reqArgs, '-out', csrFile]);
+  return pemDecode(readFileSync(csrFile, 'utf8')).der;
+}
+
+const P256 = ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+
+const REFUSED: { what: string; csr: () => Uint8Array<ArrayBuffer>; error: typeof RangeError | typeof SyntaxError; message: string }[] = [
+  { what: 'an Ed25519 key', csr: () => opensslCsr('ed25519', ['genpkey', '-algorithm', 'ed25519'], ['-subj', '/CN=example.com']), error: RangeError, message: 'Unsupported key: Ed25519' },
+  { what: 'an RSA key under 2048 bits', csr: () => opensslCsr('rsa1024', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'], ['-subj', '/CN=example.com']),
+    error: RangeError, message: 'Unsupported key: RSA 1024 bits' },
+  { what: 'an RSA-PSS signature', csr: () => opensslCsr('pss', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], ['-subj', '/CN=example.com', '-sigopt', 'rsa_padding_mode:pss']),
+    error: RangeError, message: 'Cannot use CSR: signature algorithm RSASSA-PSS (1.2.840.113549.1.1.10) is not supported' },
+  { what: 'a CN that is no host name', csr: () => opensslCsr('text-cn', P256, ['-subj', '/CN=My Web Server']), error: RangeError,
+    message: 'Cannot use CSR: Invalid name "My Web Server": character " " is not allowed in a DNS name' },
+  { what: 'no names at all', csr: () => opensslCsr('no-names', P256, ['-subj', '/O=Example']), error: RangeError, message: 'Cannot use CSR: it names no DNS name or IP address' },
+  { what: 'a version other than 0', csr: () => {
+    const der = opensslCsr('version', P256, ['-subj', '/CN=example.com']);
+    const at = der.findIndex((_, i) => der[i] === 0x02 && der[i + 1] === 0x01 && der[i + 2] === 0x00);
+    der[at + 2] = 1;
+    return der;
+  }, error: SyntaxError, message: 'Cannot parse CSR: version 1, expected 0' },
+  { what: 'an RSA signature algorithm on an EC key', csr: () => {
+    const [info, , signature] = (asn1js.fromBER(opensslCsr('mismatch', P256, ['-subj', '/CN=example.com'])).result as asn1js.Sequence).valueBlock.value;
+    const rsaAlgorithm = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '1.2.840.113549.1.1.11' }), new asn1js.Null()] });
+    return new Uint8Array(new asn1js.Sequence({ value: [info!, rsaAlgorithm, signature!] }).toBER());
+  }, error: SyntaxError, message: 'Cannot use CSR: signed with sha256WithRSAEncryption but its key is EC' },
+];
+
+for (const { what, csr, error, message } of REFUSED) {
+  test(`parseCsr refuses a CSR with ${what}`, async () => {
+    await assert.rejects(parseCsr(csr()), (thrown: Error) => {
+      assert.ok(thrown instanceof error, `${thrown.name}: ${thrown.message}`);
+      assert.ok(thrown.message.includes(message), thrown.message);
+      return true;
+    });
+  });
+}
