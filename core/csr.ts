@@ -120,6 +120,8 @@ export async function parseCsr(der: Uint8Array, options: ParseCsrOptions = {}): 
   if (smallInteger(version, 'CSR version') !== 0) throw new SyntaxError(`Cannot parse CSR: version ${smallInteger(version, 'CSR version')}, expected 0`);
   const publicJwk = publicKeyFromSpki(spki!.valueBeforeDecodeView);
   keyTypeOfJwk(publicJwk);
+  const commonName = commonNameOf(subject!, 'CSR subject');
+  const extensions = extensionRequestOf(attributes!);
 
   const scheme = signatureSchemeOf(algorithmNode!);
   if (scheme.family !== publicJwk.kty) throw new SyntaxError(`Cannot use CSR: signed with ${scheme.name} but its key is ${publicJwk.kty}`);
@@ -130,10 +132,8 @@ export async function parseCsr(der: Uint8Array, options: ParseCsrOptions = {}): 
   }
 
   const names: string[] = [];
-  const commonName = commonNameOf(subject!, 'CSR subject');
   if (commonName !== undefined) names.push(commonName);
   let mustStaple = false;
-  const extensions = extensionRequestOf(attributes!);
   const san = extensions.get(OID_SUBJECT_ALT_NAME);
   if (san) {
     const { names: sanNames, otherKinds } = readSubjectAltName(san.value, 'CSR');

@@ -137,6 +137,17 @@ const REFUSED: { what: string; csr: () => Uint8Array<ArrayBuffer>; error: typeof
     const rsaAlgorithm = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '1.2.840.113549.1.1.11' }), new asn1js.Null()] });
     return new Uint8Array(new asn1js.Sequence({ value: [info!, rsaAlgorithm, signature!] }).toBER());
   }, error: SyntaxError, message: 'Cannot use CSR: signed with sha256WithRSAEncryption but its key is EC' },
+  { what: 'parameters on an ECDSA signature algorithm', csr: () => {
+    const [info, , signature] = (asn1js.fromBER(opensslCsr('ec-params', P256, ['-subj', '/CN=example.com'])).result as asn1js.Sequence).valueBlock.value;
+    const withNull = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '1.2.840.10045.4.3.2' }), new asn1js.Null()] });
+    return new Uint8Array(new asn1js.Sequence({ value: [info!, withNull, signature!] }).toBER());
+  }, error: SyntaxError, message: 'Cannot parse CSR: ecdsa-with-SHA256 has unexpected parameters' },
+  { what: 'attributes that are not [0]', csr: () => {
+    const csr = asn1js.fromBER(opensslCsr('attributes', P256, ['-subj', '/CN=example.com'])).result as asn1js.Sequence;
+    const info = csr.valueBlock.value[0] as asn1js.Sequence;
+    info.valueBlock.value[3] = new asn1js.Set();
+    return new Uint8Array(csr.toBER());
+  }, error: SyntaxError, message: 'Cannot parse CSR: expected attributes [0]' },
 ];
 
 for (const { what, csr, error, message } of REFUSED) {
