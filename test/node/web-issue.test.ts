@@ -108,19 +108,31 @@ test('issues a certificate for two names: records, live DNS check, Verify, a ful
   });
 });
 
-test('a wildcard and its base name: two values under one TXT name, both in the certificate', async () => {
+test('a wildcard and its base name: two values under one TXT name, a warning while the resolver lacks them, by keyboard', async () => {
   await withContext(async (context) => {
     const { page } = await openPage(context, web.url);
-    await fillSetup(page, { directoryUrl: pebble.directoryUrl, domains: 'wild.example.com\n*.wild.example.com', doh: false });
-    await page.getByRole('button', { name: 'Create order' }).click();
+    await fillSetup(page, { directoryUrl: pebble.directoryUrl, domains: 'wild.example.com\n*.wild.example.com', doh: doh.url });
+    await page.getByRole('button', { name: 'Create order' }).focus();
+    await page.keyboard.press('Enter');
     const records = await readRecords(page, 2);
     assert.deepEqual(records.map((record) => record.name), ['_acme-challenge.wild.example.com', '_acme-challenge.wild.example.com']);
     assert.notEqual(records[0]!.value, records[1]!.value);
     await page.getByRole('table').getByText('for *.wild.example.com').waitFor();
+    // Focus follows the work: the Records heading is announced once the order exists.
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'records-title');
+
+    // The CA sees the records, the resolver not yet: the first Verify warns instead of spending the order.
     await publishRecords(pebble, records);
-    await screenshot(page, 'web-wildcard-records');
-    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.locator('#records-table .badge', { hasText: 'not yet' }).nth(1).waitFor();
+    await page.getByRole('button', { name: 'Verify' }).focus();
+    await page.keyboard.press('Enter');
+    await page.locator('#verify-status', { hasText: 'Not yet visible over DNS: _acme-challenge.wild.example.com.' }).waitFor();
+    await screenshot(page, 'web-wildcard-not-yet');
+    assert.equal(await page.getByRole('button', { name: 'Verify' }).isEnabled(), true);
+    await page.keyboard.press('Enter');
     await waitForResult(page);
+    await screenshot(page, 'web-wildcard-result');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'result-title');
     const fullchain = await download(page, 'Download fullchain.pem', dir);
     assert.match(await verifyWithOpenssl(pebble, fullchain.text, dir), /OK/);
     assert.deepEqual(sans(fullchain.text), ['*.wild.example.com', 'wild.example.com']);
