@@ -12,3 +12,4 @@ import './profiles.test.ts';
 import './ari.test.ts';
 import './protocol.test.ts';
 import './flow.test.ts';
+import './caa.test.ts';
