@@ -73,8 +73,10 @@ function clearError(step: string): void {
 function setStep(id: string, state: 'waiting' | 'active' | 'done', focus = false): void {
   const section = element(id);
   section.dataset.state = state;
-  const body = section.querySelector<HTMLElement>('.step-body');
-  if (body) body.hidden = state === 'waiting';
+  // A finished step with a summary folds to that line, so the page keeps the current step in view.
+  const summary = section.querySelector<HTMLElement>('.done-summary');
+  if (summary) summary.hidden = state !== 'done';
+  section.querySelector<HTMLElement>('.step-body')!.hidden = state === 'waiting' || (state === 'done' && summary !== null);
   if (focus) element(`${id}-title`).focus();
 }
 
@@ -302,6 +304,14 @@ function resetOrderView(): void {
   setStep('result', 'waiting');
 }
 
+function setupSummary(): string {
+  const host = URL.canParse(input('directory-url').value.trim()) ? new URL(input('directory-url').value.trim()).host : 'the CA';
+  const names = element<HTMLTextAreaElement>('domains').value.split(/[\s,]+/).filter(Boolean).join(', ') || 'the names in the CSR';
+  const choice = accountChoice();
+  const account = choice.source === 'stored' ? 'the account kept in this browser' : choice.source === 'import' ? 'an imported account key' : 'a new account key';
+  return `${names} from ${host}, with ${account}.`;
+}
+
 async function createOrder(event: Event): Promise<void> {
   event.preventDefault();
   if (running) return;
@@ -311,6 +321,7 @@ async function createOrder(event: Event): Promise<void> {
   resetOrderView();
   saveSettings();
   let phase = 'setup';
+  element('setup-summary').textContent = setupSummary();
   const verifyButton = element<HTMLButtonElement>('verify-button');
   const view: OrderView = {
     progress: (text) => say(phase, text),
@@ -420,6 +431,7 @@ async function start(): Promise<void> {
     directoryChanged();
   });
   element('load-directory').addEventListener('click', () => void showDirectoryInfo());
+  element('setup-edit').addEventListener('click', () => setStep('setup', 'active', true));
   element('account-forget').addEventListener('click', async () => {
     await accountStore?.delete(directoryField.value.trim());
     await showStoredAccount();
