@@ -32,20 +32,27 @@ export function ensureWebBuild(): void {
   execFileSync(process.execPath, ['--import', 'tsx', 'build.ts'], { cwd: ROOT, stdio: 'ignore' });
 }
 
-/** A DoH JSON API on loopback answering TXT questions from what the test set, so no public resolver is asked. */
+/** A DoH JSON API on loopback answering TXT and CAA questions from what the test set, so no public resolver is asked. */
 export interface DohStub {
   url: string;
   set(name: string, value: string): void;
+  /** A CAA record in presentation form, e.g. `0 issue "ca.example"` (RFC 8659 §4.1.1). */
+  setCaa(name: string, data: string): void;
   close(): Promise<void>;
 }
 
+const DNS_TYPES: Record<string, number> = { TXT: 16, CAA: 257 };
+
 export function startDohStub(): Promise<DohStub> {
-  const records = new Map<string, string[]>();
+  const records = new Map<string, { type: number; data: string }[]>();
+  const add = (name: string, type: number, data: string) => records.set(name, [...(records.get(name) ?? []), { type, data }]);
   const server = createServer((request, response) => {
     const query = new URL(request.url ?? '/', 'http://stub').searchParams;
     const name = (query.get('name') ?? '').replace(/\.$/, '');
-    const values = query.get('type') === 'TXT' ? records.get(name) ?? [] : [];
-    const body = { Status: values.length || records.has(name) ? 0 : 3, Answer: values.map((value) => ({ name: `${name}.`, type: 16, TTL: 60, data: `"${value}"` })) };
+    const type = DNS_TYPES[query.get('type') ?? ''];
+    const answers = (records.get(name) ?? []).filter((record) => record.type === type);
+    // NXDOMAIN for a name the test never set, NOERROR (possibly without answers) otherwise.
+    const body = { Status: records.has(name) ? 0 : 3, Answer: answers.map((record) => ({ name: `${name}.`, TTL: 60, ...record })) };
     response.writeHead(200, { 'content-type': 'application/dns-json', 'access-control-allow-origin': '*' }).end(JSON.stringify(body));
   });
   return new Promise((resolveStub, reject) => {
@@ -54,7 +61,8 @@ export function startDohStub(): Promise<DohStub> {
       const { port } = server.address() as { port: number };
       resolveStub({
         url: `http://127.0.0.1:${port}/dns-query`,
-        set: (name, value) => records.set(name, [...(records.get(name) ?? []), value]),
+        set: (name, value) => add(name, DNS_TYPES.TXT!, `"${value}"`),
+        setCaa: (name, data) => add(name, DNS_TYPES.CAA!, data),
         close: () => new Promise((done) => server.close(() => done())),
       });
     });
@@ -127,7 +135,7 @@ export async function fillSetup(page: Page, options: SetupOptions): Promise<void
     await page.getByLabel('CSR (PEM)').fill(options.csr);
   }
   await page.getByText('DNS check', { exact: true }).click();
-  const check = page.getByLabel(/Check the records over DNS-over-HTTPS/);
+  const check = page.getByLabel(/Check DNS over DNS-over-HTTPS/);
   if (options.doh === false) {
     await check.uncheck();
   } else {
@@ -178,6 +186,26 @@ export async function verifyWithOpenssl(pebble: Pebble, fullchainPem: string, di
   writeFileSync(join(dir, 'leaf.pem'), blocks[0]!);
   writeFileSync(join(dir, 'chain.pem'), blocks.slice(1).join(''));
   return execFileSync('openssl', ['verify', '-CAfile', join(dir, 'root.pem'), '-untrusted', join(dir, 'chain.pem'), join(dir, 'leaf.pem')], { encoding: 'utf8' });
+}
+
+/** Answers the page's directory GET with Pebble's directory plus extra `meta` fields, as another CA would serve them. */
+export async function extendDirectoryMeta(page: Page, meta: Record<string, unknown>): Promise<void> {
+  await page.route(/\/dir$/, async (route) => {
+    const response = await route.fetch();
+    const directory = await response.json();
+    await route.fulfill({ response, json: { ...directory, meta: { ...directory.meta, ...meta } } });
+  });
+}
+
+/** The payloads of the page's signed POSTs to URLs matching `pattern`, decoded from their JWS. */
+export function signedPayloads(page: Page, pattern: RegExp): unknown[] {
+  const payloads: unknown[] = [];
+  page.on('request', (request) => {
+    if (request.method() !== 'POST' || !pattern.test(request.url())) return;
+    const { payload } = JSON.parse(request.postData() ?? '{}') as { payload?: string };
+    if (payload) payloads.push(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
+  });
+  return payloads;
 }
 
 /** The value the result step shows for a term such as "Account" or "Serial". */

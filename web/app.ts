@@ -297,6 +297,8 @@ function resetOrderView(): void {
   authorizationItems.clear();
   element('records-table').querySelector('tbody')!.textContent = '';
   element('authorizations').textContent = '';
+  element('order-notes').textContent = '';
+  element('order-notes').hidden = true;
   for (const step of ['setup', 'verify']) clearError(step);
   for (const step of ['records', 'verify']) say(step, '');
   setStep('records', 'waiting');
@@ -340,6 +342,11 @@ async function createOrder(event: Event): Promise<void> {
     },
     verified: () => new Promise<void>((resolve) => (verifyPressed = resolve)),
     authorization: showAuthorization,
+    note(text) {
+      const notes = element('order-notes');
+      notes.append(make('li', { textContent: text }));
+      notes.hidden = false;
+    },
   };
   try {
     const session = await loadSession();
@@ -349,6 +356,7 @@ async function createOrder(event: Event): Promise<void> {
       termsAgreed: input('terms').checked,
       domainsText: element<HTMLTextAreaElement>('domains').value,
       profile: element<HTMLSelectElement>('profile').value,
+      dohUrl: input('doh-enabled').checked ? input('doh-url').value.trim() : undefined,
       account: accountChoice(),
       accountStore,
       certificate: {

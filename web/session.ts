@@ -13,6 +13,8 @@ import { Transport, checkAcmeUrl } from '../core/http.ts';
 import { AcmeError, type Problem } from '../core/errors.ts';
 import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import type { AccountStore } from '../adapters/browser.ts';
+import { dohCaaResolver } from '../adapters/browser-caa.ts';
+import { checkCaa } from '../core/caa.ts';
 import { problemText } from './messages.ts';
 
 export type RecordTask = ChallengeTask;
@@ -35,6 +37,8 @@ export interface OrderRequest {
   domainsText: string;
   /** A profile from the directory's meta.profiles, or '' for the CA's default. */
   profile: string;
+  /** The DoH resolver for the CAA pre-check; undefined when the person turned DNS checks off. */
+  dohUrl: string | undefined;
   account: AccountChoice;
   accountStore: AccountStore | undefined;
   certificate: { source: 'generate' | 'csr'; keyType: KeyType; csrText: string };
@@ -48,6 +52,8 @@ export interface OrderView {
   /** Resolves when the person presses Verify. */
   verified(): Promise<void>;
   authorization(name: string, state: AuthorizationState, detail?: string): void;
+  /** Something worth knowing that stops nothing, such as a CAA lookup that failed. */
+  note(text: string): void;
 }
 
 export interface Issued {
@@ -113,7 +119,12 @@ export async function issue(request: OrderRequest, view: OrderView): Promise<Iss
     throw new RangeError('No names given: enter the domains for the certificate');
   }
   // The flow checks the names too, but only after the CA's directory; a typo should fail before any request.
-  normalizeIdentifiers(names);
+  const identifiers = normalizeIdentifiers(names);
+  const ip = identifiers.find((identifier) => identifier.type === 'ip');
+  if (ip) {
+    throw new RangeError(`Cannot validate ${ip.value} over DNS: an IP address has no name to hold a TXT record, so dns-01 cannot prove it `
+      + '(RFC 8738 allows http-01 and tls-alpn-01 only); use the command-line client with http-01 for it');
+  }
 
   view.progress(account.source === 'generate' ? 'Generating the account key…' : 'Loading the account key…');
   const accountKey = await loadAccountKey(account, directoryUrl, request.accountStore);
@@ -122,6 +133,13 @@ export async function issue(request: OrderRequest, view: OrderView): Promise<Iss
   const terms = client.directory.meta.termsOfService;
   if (terms && !request.termsAgreed) throw new TypeError(`The CA asks you to agree to its terms of service first: read ${terms} and tick the box`);
   accountKeys.set(directoryUrl, accountKey);
+  if (request.dohUrl) {
+    view.progress('Checking the names\' CAA records…');
+    // RFC 8659: a CAA record that names other CAs makes this one refuse at validation; better to say so now.
+    const caa = await checkCaa({ identifiers, caaIdentities: client.directory.meta.caaIdentities ?? [], resolver: dohCaaResolver(request.dohUrl), challengeTypes: ['dns-01'] });
+    // A CA without caaIdentities cannot be checked at all; only a check that ran has notes worth reading.
+    if (caa.checked) for (const note of caa.notes) view.note(note);
+  }
 
   let certificateKey: AcmeKey | undefined;
   if (!csr) {

@@ -108,3 +108,9 @@ test('an imported account key that is not a key is refused, naming what was foun
   });
   assert.match(message, /^Cannot import key: found .*CERTIFICATE.*, expected a private key/);
 });
+
+test('an IP address is refused: dns-01 cannot validate one (RFC 8738)', async () => {
+  const { message, caRequests } = await createOrderError({ directoryUrl: 'https://127.0.0.1:9/directory', domains: 'example.com 192.0.2.10', doh: false });
+  assert.match(message, /^Cannot validate 192\.0\.2\.10 over DNS: an IP address has no name to hold a TXT record/);
+  assert.deepEqual(caRequests, []);
+});

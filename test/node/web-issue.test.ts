@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import {
-  download, fillSetup, openPage, publishRecords, readRecords, screenshot, startDohStub, startWebPage, summaryValue, verifyWithOpenssl,
+  download, extendDirectoryMeta, fillSetup, signedPayloads, openPage, publishRecords, readRecords, screenshot, startDohStub, startWebPage, summaryValue, verifyWithOpenssl,
   type DohStub, type WebPage,
 } from '../_web.ts';
 import { parseCertificateChain } from '../../core/x509.ts';
@@ -303,5 +303,39 @@ test('a rate limit: the page shows the CA\'s detail and the Retry-After time', a
     const message = (await alert.textContent())!;
     assert.match(message, /too many new orders recently/);
     assert.ok(message.includes(retryAfter.toISOString().slice(0, 16).replace('T', ' ')), message);
+  });
+});
+
+test('the profile picker lists the CA\'s profiles with their descriptions, and newOrder carries the one picked', async () => {
+  await withContext(async (context) => {
+    const { page } = await openPage(context, web.url);
+    await extendDirectoryMeta(page, { profiles: { classic: 'The usual 90-day certificate', shortlived: 'Valid for 160 hours' } });
+    const orders = signedPayloads(page, /\/order-plz$/);
+    await fillSetup(page, { directoryUrl: pebble.directoryUrl, domains: 'profile.example.com', doh: false });
+    const picker = page.getByLabel('Profile');
+    await picker.waitFor();
+    assert.deepEqual(await picker.locator('option').allTextContents(), ['The CA\'s default', 'classic: The usual 90-day certificate', 'shortlived: Valid for 160 hours']);
+    await picker.selectOption('shortlived');
+    await screenshot(page, 'web-profile-picker');
+    await page.getByRole('button', { name: 'Create order' }).click();
+    await readRecords(page, 1);
+    assert.deepEqual(orders, [{ identifiers: [{ type: 'dns', value: 'profile.example.com' }], profile: 'shortlived' }]);
+  });
+});
+
+test('CAA pre-check over DoH: a record for another CA stops the order before it exists, naming the record', async () => {
+  await withContext(async (context) => {
+    const { page } = await openPage(context, web.url);
+    await extendDirectoryMeta(page, { caaIdentities: ['pebble.example'] });
+    const orders = signedPayloads(page, /\/order-plz$/);
+    doh.setCaa('caa.example.com', '0 issue "other-ca.example"');
+    await fillSetup(page, { directoryUrl: pebble.directoryUrl, domains: 'www.caa.example.com', doh: doh.url });
+    await page.getByRole('button', { name: 'Create order' }).click();
+    const alert = page.locator('#setup-error');
+    await alert.waitFor();
+    await screenshot(page, 'web-caa-refused');
+    const message = (await alert.textContent())!;
+    assert.ok(message.includes('other-ca.example') && message.includes('caa.example.com') && message.includes('www.caa.example.com'), message);
+    assert.deepEqual(orders, []);
   });
 });
