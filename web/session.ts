@@ -4,7 +4,7 @@
 import { generateKey, keyFromJwk, type AcmeKey } from '../core/keys.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import type { KeyType } from '../core/engine.ts';
-import { AcmeClient, readDirectory as readDirectoryBody, type ChallengeTask, type DirectoryMeta, type RevocationReason } from '../core/client.ts';
+import { AcmeClient, readDirectory as readDirectoryBody, type ChallengeTask, type Directory, type DirectoryMeta, type RevocationReason } from '../core/client.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
 import { parseCsr } from '../core/csr.ts';
 import { parseCertificateChain } from '../core/x509.ts';
@@ -74,20 +74,24 @@ export interface Issued {
 /** The account key of the last order in this tab, per CA: revocation can use it even if it was not kept. */
 const accountKeys = new Map<string, AcmeKey>();
 
-export async function readDirectory(directoryUrl: string): Promise<DirectoryMeta> {
+async function fetchDirectory(directoryUrl: string): Promise<Directory> {
   const url = checkAcmeUrl(directoryUrl, 'directory URL').href;
   const response = await new Transport().get(url, { action: `fetch directory ${url}`, expect: 'json' });
-  return readDirectoryBody(response.body, url).meta;
+  return readDirectoryBody(response.body, url);
 }
 
-async function loadAccountKey(choice: AccountChoice, directoryUrl: string, store: AccountStore | undefined): Promise<AcmeKey> {
+export async function readDirectory(directoryUrl: string): Promise<DirectoryMeta> {
+  return (await fetchDirectory(directoryUrl)).meta;
+}
+
+/** A kept or imported key, read at once so a bad one fails before any request; undefined means "generate one". */
+async function existingAccountKey(choice: AccountChoice, directoryUrl: string, store: AccountStore | undefined): Promise<AcmeKey | undefined> {
   if (choice.source === 'stored') {
     const stored = await store?.get(directoryUrl);
     if (!stored) throw new Error(`No account key is kept in this browser for ${directoryUrl}; generate or import one`);
     return keyFromJwk(stored.privateJwk);
   }
-  if (choice.source === 'import') return importKey(choice.text);
-  return generateKey(choice.keyType);
+  return choice.source === 'import' ? importKey(choice.text) : undefined;
 }
 
 function namesFrom(text: string): string[] {
@@ -126,20 +130,23 @@ export async function issue(request: OrderRequest, view: OrderView): Promise<Iss
       + '(RFC 8738 allows http-01 and tls-alpn-01 only); use the command-line client with http-01 for it');
   }
 
-  view.progress(account.source === 'generate' ? 'Generating the account key…' : 'Loading the account key…');
-  const accountKey = await loadAccountKey(account, directoryUrl, request.accountStore);
+  const existingKey = await existingAccountKey(account, directoryUrl, request.accountStore);
   view.progress('Reading the CA\'s directory…');
-  const client = await AcmeClient.create(directoryUrl, { accountKey });
-  const terms = client.directory.meta.termsOfService;
+  const directory = await fetchDirectory(directoryUrl);
+  const terms = directory.meta.termsOfService;
   if (terms && !request.termsAgreed) throw new TypeError(`The CA asks you to agree to its terms of service first: read ${terms} and tick the box`);
-  accountKeys.set(directoryUrl, accountKey);
   if (request.dohUrl) {
     view.progress('Checking the names\' CAA records…');
     // RFC 8659: a CAA record that names other CAs makes this one refuse at validation; better to say so now.
-    const caa = await checkCaa({ identifiers, caaIdentities: client.directory.meta.caaIdentities ?? [], resolver: dohCaaResolver(request.dohUrl), challengeTypes: ['dns-01'] });
+    const caa = await checkCaa({ identifiers, caaIdentities: directory.meta.caaIdentities ?? [], resolver: dohCaaResolver(request.dohUrl), challengeTypes: ['dns-01'] });
     // A CA without caaIdentities cannot be checked at all; only a check that ran has notes worth reading.
     if (caa.checked) for (const note of caa.notes) view.note(note);
   }
+  // Key generation (seconds for RSA without WebCrypto) waits until the cheap checks have passed.
+  if (!existingKey) view.progress('Generating the account key…');
+  const accountKey = existingKey ?? (await generateKey(account.keyType));
+  const client = new AcmeClient(directory, { accountKey });
+  accountKeys.set(directoryUrl, accountKey);
 
   let certificateKey: AcmeKey | undefined;
   if (!csr) {
@@ -232,9 +239,7 @@ export async function revoke(request: RevokeRequest): Promise<{ serialHex: strin
     await client.revokeCertificate(certificate!.der, { reason, certificateKey });
     return { serialHex: certificate!.serialHex };
   }
-  const accountKey = request.account.source === 'generate'
-    ? accountKeys.get(request.directoryUrl)
-    : await loadAccountKey(request.account, request.directoryUrl, request.accountStore);
+  const accountKey = (await existingAccountKey(request.account, request.directoryUrl, request.accountStore)) ?? accountKeys.get(request.directoryUrl);
   if (!accountKey) throw new TypeError('No account key to sign with: choose the kept or an imported account key in Setup, or sign with the certificate\'s key');
   const client = await AcmeClient.create(request.directoryUrl, { accountKey });
   if (!(await client.findAccount())) throw new Error(`This account key has no account at ${new URL(request.directoryUrl).host}`);

@@ -104,6 +104,9 @@ test('issues a certificate for two names: records, live DNS check, Verify, a ful
 
     // With WebCrypto at hand, neither fallback engine is ever fetched.
     assert.deepEqual(requested.filter((url) => /engine-(noble|node-rsa)|index\.browser/.test(url)), []);
+    // Nothing went anywhere but the page's own host, the CA and the DoH resolver (blob: URLs are the downloads).
+    const allowed = new Set([new URL(web.url).origin, new URL(pebble.directoryUrl).origin, new URL(doh.url).origin]);
+    assert.deepEqual(requested.filter((url) => !url.startsWith('blob:') && !allowed.has(new URL(url).origin)), []);
     assert.deepEqual(errors, []);
   });
 });
@@ -209,10 +212,18 @@ test('the account key kept in IndexedDB is picked up on the next visit and finds
   });
 });
 
-test('revocation signed by the account key, with a reason: Pebble reports the certificate revoked', async () => {
+test('an imported P-384 account key (as openssl writes it) orders, then revokes with a reason: Pebble reports it revoked', async () => {
+  const accountPem = execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'], { encoding: 'utf8' });
   await withContext(async (context) => {
     const { page } = await openPage(context, web.url);
+    const accounts = signedPayloads(page, /\/sign-me-up$/);
+    await page.getByLabel('Import a key').check();
+    await page.getByLabel('Account key (PEM or JWK)').fill(accountPem);
     await issueWithoutDnsCheck(page, 'revoke.example.com', 1, 'web-revoke-account');
+    assert.equal(accounts.length, 1);
+    // The account key the page offers back is the one imported.
+    const offered = (await download(page, 'Download the account key', dir)).text;
+    assert.equal(publicKeyOf(['pkey', '-pubout'], offered), publicKeyOf(['pkey', '-pubout'], accountPem));
     const certificate = await download(page, 'Download cert.pem', dir);
     const [leaf] = parseCertificateChain(certificate.text);
     await page.getByLabel('Certificate to revoke (PEM)').fill(certificate.text);
@@ -271,11 +282,13 @@ test('without crypto.subtle (plain http, not localhost) the page says it uses th
 test('terms not ticked: the order stops before any account, naming the CA\'s terms', async () => {
   await withContext(async (context) => {
     const { page } = await openPage(context, web.url);
+    const accounts = signedPayloads(page, /\/sign-me-up$/);
     await fillSetup(page, { directoryUrl: pebble.directoryUrl, domains: 'terms.example.com', doh: false, agree: false });
     await page.getByRole('button', { name: 'Create order' }).click();
     const alert = page.locator('#setup-error');
     await alert.waitFor();
-    assert.match((await alert.textContent())!, /agree to its terms of service/);
+    assert.match((await alert.textContent())!, /^The CA asks you to agree to its terms of service first: read data:/);
+    assert.deepEqual(accounts, []);
     assert.equal(await page.getByRole('table').locator('tbody tr').count(), 0);
   });
 });
