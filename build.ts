@@ -1,6 +1,6 @@
 // Builds the library, the Node CLI and the web page into dist/ with esbuild, keeps the exports of
 // package.json and deno.json in step, refuses Node leaks into web-standard bundles, and checks size budgets.
-// Run: `npx tsx build.ts` (or `npm run build`).
+// Run: `npx tsx build.ts` (or `npm run build`); `npx tsx build.ts --web` builds the page alone.
 
 import * as esbuild from 'esbuild';
 import { existsSync, readFileSync, writeFileSync, rmSync, mkdirSync, cpSync } from 'node:fs';
@@ -163,12 +163,18 @@ function printSizes(): void {
   }
 }
 
-rmSync('dist', { recursive: true, force: true });
-mkdirSync('dist', { recursive: true });
-syncExports();
-await buildLibrary();
-await buildCli();
-await buildWeb();
-if (existsSync('cli/acme-client.1')) cpSync('cli/acme-client.1', 'dist/cli/acme-client.1');
-if (existsSync('dist/cli/acme-client.js')) writeFileSync('dist/cli/acme-client.js', readFileSync('dist/cli/acme-client.js'), { mode: 0o755 });
+// `--web` rebuilds dist/web alone (the page tests use it), leaving the CLI that other tests may be running in place.
+if (process.argv.includes('--web')) {
+  rmSync('dist/web', { recursive: true, force: true });
+  await buildWeb();
+} else {
+  rmSync('dist', { recursive: true, force: true });
+  mkdirSync('dist', { recursive: true });
+  syncExports();
+  await buildLibrary();
+  await buildCli();
+  await buildWeb();
+  if (existsSync('cli/acme-client.1')) cpSync('cli/acme-client.1', 'dist/cli/acme-client.1');
+  if (existsSync('dist/cli/acme-client.js')) writeFileSync('dist/cli/acme-client.js', readFileSync('dist/cli/acme-client.js'), { mode: 0o755 });
+}
 printSizes();

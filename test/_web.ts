@@ -22,14 +22,14 @@ function newestMtime(path: string): number {
 }
 
 /**
- * `npm test` builds before the tests run. A lone run of a web test builds when dist/web is missing or older than
- * its sources, so that it never tests a stale page.
+ * `npm test` builds before the tests run. A lone run of a web test builds the page (only the page, so the CLI that
+ * other tests run stays in place) when dist/web is missing or older than its sources, so it never tests a stale page.
  */
 export function ensureWebBuild(): void {
   const built = join(WEB_DIST, 'app.js');
   const sources = ['web', 'core', 'adapters/browser.ts'].map((path) => newestMtime(join(ROOT, path)));
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources)) return;
-  execFileSync(process.execPath, ['--import', 'tsx', 'build.ts'], { cwd: ROOT, stdio: 'ignore' });
+  execFileSync(process.execPath, ['--import', 'tsx', 'build.ts', '--web'], { cwd: ROOT, stdio: 'ignore' });
 }
 
 /** A DoH JSON API on loopback answering TXT and CAA questions from what the test set, so no public resolver is asked. */
