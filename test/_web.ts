@@ -197,13 +197,21 @@ export async function extendDirectoryMeta(page: Page, meta: Record<string, unkno
   });
 }
 
-/** The payloads of the page's signed POSTs to URLs matching `pattern`, decoded from their JWS. */
+/**
+ * The payloads of the page's signed POSTs to URLs matching `pattern`, decoded from their JWS, each distinct one
+ * once: Pebble rejects some nonces on purpose, and the badNonce retry (RFC 8555 §6.5) resends the same payload.
+ */
 export function signedPayloads(page: Page, pattern: RegExp): unknown[] {
   const payloads: unknown[] = [];
+  const seen = new Set<string>();
   page.on('request', (request) => {
     if (request.method() !== 'POST' || !pattern.test(request.url())) return;
     const { payload } = JSON.parse(request.postData() ?? '{}') as { payload?: string };
-    if (payload) payloads.push(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
+    const text = payload ? Buffer.from(payload, 'base64url').toString('utf8') : '';
+    if (text && !seen.has(text)) {
+      seen.add(text);
+      payloads.push(JSON.parse(text));
+    }
   });
   return payloads;
 }

@@ -57,11 +57,16 @@ function say(step: string, text: string): void {
   element(`${step}-status`).textContent = text;
 }
 
-async function fail(step: string, error: unknown): Promise<void> {
+/** The message for an error; a fetch that failed without an answer is probed first to tell CORS from a dead host. */
+async function explain(error: unknown): Promise<string> {
   const directoryUrl = input('directory-url').value.trim();
   const network = isFetchFailure(error) ? await diagnoseFetchFailure(directoryUrl) : undefined;
+  return describeError(error, { directoryUrl, ...(network && { network }) });
+}
+
+async function fail(step: string, error: unknown): Promise<void> {
   const box = element(`${step}-error`);
-  box.textContent = describeError(error, { directoryUrl, ...(network && { network }) });
+  box.textContent = await explain(error);
   box.hidden = false;
   say(step, '');
 }
@@ -99,6 +104,12 @@ function showEngineNote(): void {
 
 let accountStore: AccountStore | undefined;
 
+/** A link to a URL the CA gave; anything but http(s) and data: (a javascript: URL, say) stays plain text. */
+function link(url: string, text: string): Node {
+  const safe = URL.canParse(url) && ['https:', 'http:', 'data:'].includes(new URL(url).protocol);
+  return safe ? make('a', { href: url, target: '_blank', rel: 'noreferrer' }, text) : document.createTextNode(url);
+}
+
 async function showDirectoryInfo(): Promise<void> {
   const directoryUrl = input('directory-url').value.trim();
   const info = element('directory-info');
@@ -108,12 +119,11 @@ async function showDirectoryInfo(): Promise<void> {
     const { termsOfService, website, profiles } = await (await loadSession()).readDirectory(directoryUrl);
     showProfiles(profiles ?? {});
     info.textContent = '';
-    if (termsOfService) info.append('Terms of service: ', make('a', { href: termsOfService, target: '_blank', rel: 'noreferrer' }, termsOfService));
+    if (termsOfService) info.append('Terms of service: ', link(termsOfService, termsOfService));
     else info.append('This CA publishes no terms of service.');
-    if (website) info.append(' · ', make('a', { href: website, target: '_blank', rel: 'noreferrer' }, 'website'));
+    if (website) info.append(' · ', link(website, 'website'));
   } catch (error) {
-    const network = isFetchFailure(error) ? await diagnoseFetchFailure(directoryUrl) : undefined;
-    info.textContent = describeError(error, { directoryUrl, ...(network && { network }) });
+    info.textContent = await explain(error);
   }
 }
 
@@ -449,6 +459,10 @@ async function start(): Promise<void> {
   element('setup-form').addEventListener('submit', createOrder);
   element('verify-button').addEventListener('click', onVerify);
   element('revoke-form').addEventListener('submit', revokeCertificate);
+  // Leaving mid-order loses the records on screen (though a CA may hand the same ones to the same account again).
+  addEventListener('beforeunload', (event) => {
+    if (running) event.preventDefault();
+  });
   syncChoices();
   try {
     accountStore = await openAccountStore();
