@@ -31,6 +31,16 @@ export function problemText(problem: Problem | Subproblem): string {
   return problem.detail ? `${problem.detail} (${type})` : type;
 }
 
+/**
+ * Boulder (Let's Encrypt) exposes only Link, Replay-Nonce and Location to pages (Access-Control-Expose-Headers), so
+ * a browser cannot read its Retry-After header; the same time is in its detail: "…, retry after 2025-12-31 04:04:56 UTC".
+ */
+export function retryTimeInDetail(detail: string | undefined): Date | undefined {
+  const match = /retry after (\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?(?: ?UTC|Z)/i.exec(detail ?? '');
+  const date = match ? new Date(`${match[1]}T${match[2]}Z`) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
 export interface ErrorContext {
   /** The CA's directory URL, to name the CA. */
   directoryUrl: string;
@@ -50,7 +60,8 @@ export function describeError(error: unknown, context: ErrorContext): string {
       + 'a CA whose TLS certificate this browser does not trust fails the same way.';
   }
   if (isRateLimited(error)) {
-    const when = error.retryAfter ? `Try again after ${formatRetryTime(error.retryAfter)}.` : 'The CA gave no time to try again; wait before retrying.';
+    const retryAfter = error.retryAfter ?? retryTimeInDetail(error.problem.detail);
+    const when = retryAfter ? `Try again after ${formatRetryTime(retryAfter)}.` : 'The CA gave no time to try again; wait before retrying.';
     return `The CA is limiting requests like this one: ${error.problem.detail ?? error.problem.type}. ${when}`;
   }
   if (error instanceof AcmeError) {

@@ -293,20 +293,22 @@ test('terms not ticked: the order stops before any account, naming the CA\'s ter
   });
 });
 
-test('a rate limit: the page shows the CA\'s detail and the Retry-After time', async () => {
+test('a rate limit as Let\'s Encrypt sends it: Retry-After hidden from the page by CORS, the time read from the detail', async () => {
   await withContext(async (context) => {
     const { page } = await openPage(context, web.url);
     const retryAfter = new Date(Math.floor(Date.now() / 1000) * 1000 + 3 * 3600_000);
-    // Pebble has no rate limits; its newOrder answers 429 here as Boulder does, with CORS headers that expose Retry-After.
+    const boulderTime = `${retryAfter.toISOString().slice(0, 10)} ${retryAfter.toISOString().slice(11, 19)} UTC`;
+    // Pebble has no rate limits; its newOrder answers 429 here with Boulder's headers, which expose no Retry-After.
     await page.route(/\/order-plz$/, (route) => route.fulfill({
       status: 429,
       headers: {
         'content-type': 'application/problem+json',
         'retry-after': retryAfter.toUTCString(),
         'access-control-allow-origin': '*',
-        'access-control-expose-headers': 'Link, Replay-Nonce, Location, Retry-After',
+        'access-control-expose-headers': 'Link, Replay-Nonce, Location',
       },
-      body: JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently', status: 429 }),
+      body: JSON.stringify({ type: 'urn:ietf:params:acme:error:rateLimited', status: 429,
+        detail: `too many new orders (300) in the last 3h0m0s, retry after ${boulderTime}: see https://letsencrypt.org/docs/rate-limits/` }),
     }));
     await fillSetup(page, { directoryUrl: pebble.directoryUrl, domains: 'limited.example.com', doh: false });
     await page.getByRole('button', { name: 'Create order' }).click();
@@ -314,8 +316,8 @@ test('a rate limit: the page shows the CA\'s detail and the Retry-After time', a
     await alert.waitFor();
     await screenshot(page, 'web-rate-limited');
     const message = (await alert.textContent())!;
-    assert.match(message, /too many new orders recently/);
-    assert.ok(message.includes(retryAfter.toISOString().slice(0, 16).replace('T', ' ')), message);
+    assert.match(message, /^The CA is limiting requests like this one: too many new orders \(300\)/);
+    assert.ok(message.includes(`Try again after `) && message.includes(`(${retryAfter.toISOString().slice(0, 16).replace('T', ' ')} UTC)`), message);
   });
 });
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AcmeError } from '../../core/errors.ts';
-import { describeError, formatRetryTime, isFetchFailure, problemText } from '../../web/messages.ts';
+import { describeError, formatRetryTime, isFetchFailure, problemText, retryTimeInDetail } from '../../web/messages.ts';
 import { dohAnswers, lookupTxt, txtData } from '../../adapters/browser.ts';
 
 const context = { directoryUrl: 'https://acme.example/directory' };
@@ -19,6 +19,16 @@ test('a rate limit names the CA\'s detail and the Retry-After time, local and UT
   assert.ok(message.startsWith('The CA is limiting requests like this one: too many certificates (5) already issued'), message);
   assert.ok(message.includes(`Try again after ${formatRetryTime(retryAfter)}.`), message);
   assert.match(formatRetryTime(retryAfter), /\(2031-05-04 03:02 UTC\)$/);
+});
+
+test('a rate limit whose Retry-After the browser cannot read: the time comes from Boulder\'s detail', () => {
+  const detail = 'too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2025-12-31 04:04:56 UTC: see https://letsencrypt.org/docs/rate-limits/';
+  const error = new AcmeError('x', { problem: { type: 'urn:ietf:params:acme:error:rateLimited', detail }, status: 429, url: 'https://acme.example/new-order' });
+  assert.deepEqual(retryTimeInDetail(detail), new Date('2025-12-31T04:04:56Z'));
+  assert.deepEqual(retryTimeInDetail('retry after 2025-12-31T04:04:56Z'), new Date('2025-12-31T04:04:56Z'));
+  assert.equal(retryTimeInDetail('retry after 2025-13-45 99:00:00 UTC'), undefined);
+  assert.equal(retryTimeInDetail('retry later'), undefined);
+  assert.ok(describeError(error, context).endsWith(`Try again after ${formatRetryTime(new Date('2025-12-31T04:04:56Z'))}.`));
 });
 
 test('a rate limit without Retry-After says the CA gave no time', () => {
