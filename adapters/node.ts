@@ -3,7 +3,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +21,102 @@ export const PUBLIC_DIR_MODE = 0o755;
 
 /** RFC 8555 §8.3: http-01 answers at this path plus the token. */
 export const HTTP01_PATH_PREFIX = '/.well-known/acme-challenge/';
+
+const MAX_REDIRECTS = 5;
+
+/** The headers of a response, read as Fetch's Headers reads them: names case-insensitive, repeats joined by ", ". */
+class ResponseHeaders {
+  readonly #values = new Map<string, string>();
+
+  constructor(raw: readonly string[]) {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const earlier = this.#values.get(name);
+      this.#values.set(name, earlier === undefined ? raw[i + 1]! : `${earlier}, ${raw[i + 1]}`);
+    }
+  }
+
+  get(name: string): string | null {
+    return this.#values.get(name.toLowerCase()) ?? null;
+  }
+
+  has(name: string): boolean {
+    return this.#values.has(name.toLowerCase());
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    this.#values.forEach(callback);
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.#values.entries();
+  }
+}
+
+function requestHeaders(init: HeadersInit | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!init) return headers;
+  const pairs = Symbol.iterator in init ? (init as Iterable<[string, string]>) : Object.entries(init);
+  for (const [name, value] of pairs) headers[name.toLowerCase()] = value;
+  return headers;
+}
+
+function streamOf(message: IncomingMessage): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      message.on('data', (chunk: Buffer) => controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+      message.on('end', () => controller.close());
+      message.on('error', (error) => controller.error(error));
+    },
+    cancel() {
+      message.destroy();
+    },
+  });
+}
+
+/**
+ * A `fetch` for the core over node:http(s), for a process that makes a handful of requests and exits. Node's own
+ * fetch, Headers and Response are undici, whose first use compiles a WebAssembly HTTP parser: that alone took a
+ * 3-name issuance from 46 to over 60 MB peak RSS and cost tens of ms (measured; see bench/issuance.ts). So the
+ * responses are the part of Response that the core reads: status, statusText, headers (get, has, iteration) and
+ * a streamed body, which keeps the core's size bound working. TLS is verified as fetch verifies it, against Node's
+ * roots plus NODE_EXTRA_CA_CERTS; `redirect: "error"` is honoured (signed POSTs, RFC 8555 §6.4); every request
+ * carries a User-Agent (RFC 8555 §6.1).
+ */
+export function createNodeFetch(userAgent: string): typeof fetch {
+  const agents = { 'https:': new HttpsAgent({ keepAlive: true }), 'http:': new HttpAgent({ keepAlive: true }) };
+  const once = (url: URL, init: RequestInit): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`Cannot fetch ${url.href}: only http and https are supported`);
+      if (init.body != null && typeof init.body !== 'string') throw new TypeError('Cannot fetch: only string bodies are supported');
+      const headers = requestHeaders(init.headers);
+      headers['user-agent'] ??= userAgent;
+      if (init.body != null) headers['content-length'] = String(Buffer.byteLength(init.body));
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const request = send(url, { method: init.method ?? 'GET', headers, agent: agents[url.protocol], ...(init.signal && { signal: init.signal }) }, resolve);
+      request.on('error', reject);
+      request.end(init.body ?? undefined);
+    });
+  return (async (input: string | URL | { url: string }, init: RequestInit = {}) => {
+    let url = new URL(typeof input === 'object' && 'url' in input ? input.url : input);
+    for (let redirects = 0; ; redirects++) {
+      const message = await once(url, init);
+      const status = message.statusCode ?? 0;
+      const location = message.headers.location;
+      if (status >= 300 && status < 400 && location && init.redirect !== 'manual') {
+        message.resume();
+        if (init.redirect === 'error') throw new TypeError(`Cannot fetch ${url.href}: it redirects to ${location}, and redirects are refused`);
+        if (redirects >= MAX_REDIRECTS) throw new TypeError(`Cannot fetch ${url.href}: more than ${MAX_REDIRECTS} redirects`);
+        url = new URL(location, url);
+        continue;
+      }
+      // The Fetch standard's null-body statuses, and HEAD, have no body.
+      const hasBody = init.method !== 'HEAD' && ![101, 204, 205, 304].includes(status);
+      if (!hasBody) message.resume();
+      return { status, statusText: message.statusMessage ?? '', ok: status >= 200 && status < 300, headers: new ResponseHeaders(message.rawHeaders), body: hasBody ? streamOf(message) : null };
+    }
+  }) as unknown as typeof fetch;
+}
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
 

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
-  CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, callerResponder, isDirectory, makeDirectories, readTextFileIfExists,
+  CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, callerResponder, createNodeFetch, isDirectory, makeDirectories, readTextFileIfExists,
   removeFileIfExists, startStandaloneResponder, webrootResponder, writeFileAtomic,
 } from '../adapters/node.ts';
 import { AcmeClient } from '../core/client.ts';
@@ -18,6 +18,7 @@ import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, type Plan } from './plan.ts';
+import { VERSION } from './version.ts';
 
 export interface RunInput {
   options: CliOptions;
@@ -87,7 +88,8 @@ function describeEvent(event: FlowEvent): string {
 function createClient(options: CliOptions, accountKey: AcmeKey): Promise<AcmeClient> {
   // -vv: the transport traces methods, URLs, JWS headers and payloads and responses; never a private key.
   const trace = options.verbosity >= 2 ? (line: string) => process.stderr.write(`acme-client: ${line}\n`) : undefined;
-  return AcmeClient.create(directoryUrlOf(options), { accountKey, ...(trace && { trace }) });
+  const fetch = createNodeFetch(`acme-client/${VERSION} (Node.js ${process.version})`);
+  return AcmeClient.create(directoryUrlOf(options), { accountKey, fetch, ...(trace && { trace }) });
 }
 
 /** -b: copies named after one UNIX time, written before anything is replaced or removed; nothing without a certificate. */

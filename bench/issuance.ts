@@ -1,0 +1,161 @@
+// Benchmark: a 3-name certificate with a fresh EC account over http-01 from a local Pebble, 5 times with our built
+// CLI (--standalone) and 5 times with npm acme-client 5.4 as the peer; then the daily cron run that finds nothing
+// due (exit 2) against a bare `node -e 0`. Prints markdown tables with medians and the targets of issue 3.
+// Run: `npx tsx bench/issuance.ts` after `npx tsx build.ts`.
+//
+// Pebble runs with PEBBLE_VA_NOSLEEP=1 and PEBBLE_WFE_NONCEREJECT=0: with Pebble's default of 5 % rejected nonces,
+// request counts vary from run to run by chance, which would blur the comparison.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { startPebble, type Pebble } from '../test/_pebble.ts';
+
+const RUNS = 5;
+const CRON_RUNS = 15;
+const NAMES = ['a.example', 'b.example', 'c.example'];
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(root, 'dist/cli/acme-client.js');
+// Inside node_modules, so that the bundled peer still resolves acme-client and its dependencies.
+const helperDir = join(root, 'node_modules/.cache/acme-bench');
+
+interface Sample {
+  wallMs: number;
+  requests: number;
+  rssMiB: number;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** Runs one process with the probe preloaded; wall time is from spawn to exit, as a shell would see it. */
+function measure(args: string[], env: NodeJS.ProcessEnv, probe: boolean): Promise<Sample & { code: number; stderr: string }> {
+  const probeFile = join(helperDir, `probe-${process.pid}.json`);
+  rmSync(probeFile, { force: true });
+  const nodeArgs = probe ? ['--import', join(helperDir, 'probe.mjs'), ...args] : args;
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, nodeArgs, { env: { ...env, BENCH_PROBE_FILE: probeFile }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const wallMs = performance.now() - started;
+      const counts = probe && existsSync(probeFile) ? JSON.parse(readFileSync(probeFile, 'utf8')) as { requests: number; maxRssKiB: number } : { requests: 0, maxRssKiB: 0 };
+      resolve({ wallMs, requests: counts.requests, rssMiB: counts.maxRssKiB / 1024, code: code ?? -1, stderr });
+    });
+  });
+}
+
+async function bundleHelpers(): Promise<void> {
+  mkdirSync(helperDir, { recursive: true });
+  await esbuild.build({
+    entryPoints: { probe: join(root, 'bench/_probe.ts'), peer: join(root, 'bench/peer-acme-client.ts') },
+    outdir: helperDir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
+
+async function issuance(pebble: Pebble, label: string, command: (outDir: string) => string[]): Promise<Sample[]> {
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: pebble.tlsCaFile, BENCH_CA_HOST: new URL(pebble.directoryUrl).host };
+  const samples: Sample[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const outDir = mkdtempSync(join(tmpdir(), 'acme-bench-'));
+    try {
+      const sample = await measure(command(outDir), env, true);
+      if (sample.code !== 0) throw new Error(`${label} run ${run + 1} failed (exit ${sample.code}): ${sample.stderr.trim()}`);
+      samples.push(sample);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  }
+  return samples;
+}
+
+const ours = (pebble: Pebble) => (outDir: string) => {
+  mkdirSync(join(outDir, 'certs'));
+  return [cli, '-nN', '--key-type', 'ec256', '--directory', pebble.directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
+    '-c', join(outDir, 'certs'), '-f', join(outDir, 'account.pem'), '-k', join(outDir, 'domain.pem'), ...NAMES];
+};
+const peer = (pebble: Pebble) => (outDir: string) => [join(helperDir, 'peer.mjs'), pebble.directoryUrl, String(pebble.httpPort), outDir, ...NAMES];
+
+/** The exit-2 run and `node -e 0`, interleaved so that load on the machine hits both alike. */
+async function cronPath(pebble: Pebble): Promise<{ bare: Sample[]; cron: Sample[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'acme-bench-cron-'));
+  try {
+    const issue = ours(pebble)(dir);
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: pebble.tlsCaFile };
+    const first = await measure(issue, env, false);
+    if (first.code !== 0) throw new Error(`cron setup failed: ${first.stderr}`);
+    // The same command a crontab would hold, minus -nN; the CA is not contacted on this path at all.
+    const cron = [cli, '--directory', pebble.directoryUrl, '-c', join(dir, 'certs'), '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem'), ...NAMES];
+    const result = { bare: [] as Sample[], cron: [] as Sample[] };
+    for (let run = 0; run < CRON_RUNS; run++) {
+      result.bare.push(await measure(['-e', '0'], env, false));
+      const sample = await measure(cron, env, false);
+      if (sample.code !== 2) throw new Error(`cron run exited ${sample.code}, not 2: ${sample.stderr}`);
+      result.cron.push(sample);
+    }
+    // Peak RSS from the probe in separate runs, so the probe's own load time stays out of the wall times above.
+    for (let run = 0; run < RUNS; run++) {
+      result.bare[run]!.rssMiB = (await measure(['-e', '0'], env, true)).rssMiB;
+      result.cron[run]!.rssMiB = (await measure(cron, env, true)).rssMiB;
+    }
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (!existsSync(cli)) {
+  console.error(`bench: ${cli} is missing; run "npx tsx build.ts" first`);
+  process.exit(1);
+}
+await bundleHelpers();
+const pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
+try {
+  const oursSamples = await issuance(pebble, 'acme-client (ours)', ours(pebble));
+  const peerSamples = await issuance(pebble, 'npm acme-client', peer(pebble));
+  const { bare, cron } = await cronPath(pebble);
+
+  const summary = (samples: Sample[]) => ({
+    wall: median(samples.map((s) => s.wallMs)) / 1000,
+    requests: median(samples.map((s) => s.requests)),
+    rss: median(samples.map((s) => s.rssMiB)),
+  });
+  const a = summary(oursSamples);
+  const b = summary(peerSamples);
+  const ratio = (x: number, y: number) => (y ? `${(x / y).toFixed(2)}×` : '-');
+  console.log(`\nIssuance: 3 names, fresh EC P-256 account and key, http-01, Pebble with PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0; medians of ${RUNS}\n`);
+  console.log('| client | wall s | HTTP requests to the CA | peak RSS MB |');
+  console.log('|---|---|---|---|');
+  console.log(`| acme-client (this, --standalone) | ${a.wall.toFixed(3)} | ${a.requests} | ${a.rss.toFixed(1)} |`);
+  console.log(`| npm acme-client 5.4.0 (auto, http-01) | ${b.wall.toFixed(3)} | ${b.requests} | ${b.rss.toFixed(1)} |`);
+  console.log(`| ratio this/peer | ${ratio(a.wall, b.wall)} | ${ratio(a.requests, b.requests)} | ${ratio(a.rss, b.rss)} |`);
+  console.log(`| target | ≤ 0.5 | ≤ 15 | ≤ 60 |`);
+  console.log(`\nEvery run, wall s: this ${oursSamples.map((s) => s.wallMs.toFixed(0)).join(' ')} ms; peer ${peerSamples.map((s) => s.wallMs.toFixed(0)).join(' ')} ms`);
+
+  const bareWall = median(bare.map((s) => s.wallMs));
+  const cronWall = median(cron.map((s) => s.wallMs));
+  const rssOf = (samples: Sample[]) => median(samples.slice(0, RUNS).map((s) => s.rssMiB));
+  console.log(`\nCron path: certificate present and not due (exit 2); wall medians of ${CRON_RUNS} interleaved runs, RSS medians of ${RUNS}\n`);
+  console.log('| process | wall ms | peak RSS MB |');
+  console.log('|---|---|---|');
+  console.log(`| node -e 0 | ${bareWall.toFixed(1)} | ${rssOf(bare).toFixed(1)} |`);
+  console.log(`| acme-client, nothing due | ${cronWall.toFixed(1)} | ${rssOf(cron).toFixed(1)} |`);
+  console.log(`| difference (target ≤ 25 ms, ≤ 60 MB) | +${(cronWall - bareWall).toFixed(1)} | +${(rssOf(cron) - rssOf(bare)).toFixed(1)} |`);
+} finally {
+  await pebble.stop();
+}
