@@ -76,6 +76,7 @@ async function issuance(pebble: Pebble, label: string, command: (outDir: string)
     try {
       const sample = await measure(command(outDir), env, true);
       if (sample.code !== 0) throw new Error(`${label} run ${run + 1} failed (exit ${sample.code}): ${sample.stderr.trim()}`);
+      if (sample.requests === 0) throw new Error(`${label} run ${run + 1}: the probe counted no request to the CA; does it still use node:https?`);
       samples.push(sample);
     } finally {
       rmSync(outDir, { recursive: true, force: true });

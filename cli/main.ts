@@ -2,7 +2,7 @@
 // finds nothing to do (exit 2) loads only argument parsing, the renewal rule and a small DER reader; the
 // protocol, keys and CSR code come in by dynamic import only when a certificate has to change.
 
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { readCertificateSummary, type CertificateSummary } from '../core/_der-lite.ts';
 import { pemDecodeAll } from '../core/encoding.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
@@ -11,11 +11,14 @@ import { resolvePaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun } from './plan.ts';
 import { VERSION } from './version.ts';
 
-/** The certificate in cert.pem, or undefined when there is none yet. */
-async function readCurrentCertificate(file: string): Promise<CertificateSummary | undefined> {
+/**
+ * The certificate in cert.pem, or undefined when there is none yet. Read synchronously: an asynchronous read
+ * would start libuv's thread pool, which costs the cron path time and memory for one small file.
+ */
+function readCurrentCertificate(file: string): CertificateSummary | undefined {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new Error(`Cannot read ${file}: ${(error as Error).message}`);
@@ -41,7 +44,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const identifiers = normalizeIdentifiers(options.names);
   const paths = resolvePaths(options, identifiers[0]!.value);
-  const existing = await readCurrentCertificate(paths.cert);
+  const existing = readCurrentCertificate(paths.cert);
   const plan = planRun(options, identifiers, existing, paths.cert, new Date());
   if (plan.action === 'unchanged') {
     if (options.verbosity) {
