@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { freePort, startPebble, type Pebble } from '../_pebble.ts';
@@ -168,6 +168,24 @@ test('--standalone on a port in use: exit 1, nothing written', async () => {
   assert.equal(result.code, 1);
   assert.equal(result.stderr, `acme-client: Cannot listen on 127.0.0.1:${pebble.httpPort} for http-01: the port is in use\n`);
   assert.deepEqual(snapshotTree(s.dir), before);
+});
+
+test('-O puts must-staple in the CSR, -a warns when the CA\'s terms differ, and an IP address is a name too', async () => {
+  const s = setup('options');
+  await closeServer(webServer);
+  try {
+    const result = await s.run(['-vvnNO', '--key-type', 'ec256', '-a', 'https://example.com/old-terms', '--standalone', `127.0.0.1:${pebble.httpPort}`, 'a.example', '127.0.0.1']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /acme-client: warning: the CA's terms of service are data:text\/plain,Do%20what%20thou%20wilt, not https:\/\/example\.com\/old-terms\n/);
+    assert.deepEqual(opensslRead(join(s.certs, 'cert.pem')).names, ['127.0.0.1', 'a.example']);
+    // Pebble does not copy the TLS Feature into certificates, so the CSR that -vv traced is checked instead.
+    const csr = /"csr":"([A-Za-z0-9_-]+)"/.exec(result.stderr)![1]!;
+    const csrFile = join(s.dir, 'request.der');
+    writeFileSync(csrFile, Buffer.from(csr, 'base64url'));
+    assert.match(execFileSync('openssl', ['req', '-inform', 'DER', '-in', csrFile, '-noout', '-text'], { encoding: 'utf8' }), /TLS Feature:\s*\n\s*status_request/);
+  } finally {
+    webServer = await serveWebroot(www, pebble.httpPort);
+  }
 });
 
 const base64url = (bytes: Buffer) => bytes.toString('base64url');
