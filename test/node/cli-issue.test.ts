@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { freePort, startPebble, type Pebble } from '../_pebble.ts';
@@ -146,7 +146,7 @@ describe('http-01 through a webroot (-C), then the renewal paths and revocation'
   });
 });
 
-test('--standalone answers http-01 itself, with an RSA 2048 domain key', async () => {
+test('--standalone answers http-01 itself, with an RSA 2048 domain key; -r then signs with the account key', async () => {
   const s = setup('standalone');
   // The webroot server holds Pebble's http-01 port, so the standalone server gets it after a pause in serving.
   await closeServer(webServer);
@@ -156,6 +156,13 @@ test('--standalone answers http-01 itself, with an RSA 2048 domain key', async (
     await checkIssued(s.certs, s.dir, NAMES);
     assert.match(readFileSync(join(s.dir, 'domain.pem'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
     assert.match(execFileSync('openssl', ['pkey', '-in', join(s.dir, 'domain.pem'), '-noout', '-text'], { encoding: 'utf8' }), /Private-Key: \(2048 bit/);
+    // Without the domain key, -r signs with the account key, whose account holds the certificate.
+    const serial = opensslRead(join(s.certs, 'cert.pem')).serialHex;
+    renameSync(join(s.dir, 'domain.pem'), join(s.dir, 'domain-moved.pem'));
+    const revoked = await s.run(['-r', ...NAMES]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.equal((await pebble.certStatus(serial)).Status, 'Revoked');
+    assert.equal(existsSync(join(s.certs, 'cert.pem')), false);
   } finally {
     webServer = await serveWebroot(www, pebble.httpPort);
   }
@@ -174,8 +181,13 @@ test('-O puts must-staple in the CSR, -a warns when the CA\'s terms differ, and 
   const s = setup('options');
   await closeServer(webServer);
   try {
-    const result = await s.run(['-vvnNO', '--key-type', 'ec256', '-a', 'https://example.com/old-terms', '--standalone', `127.0.0.1:${pebble.httpPort}`, 'a.example', '127.0.0.1']);
+    // The last -k wins, as with getopt; -N creates the missing folders of a new key, private to its owner.
+    const deepKey = join(s.dir, 'keys', 'deep', 'domain.pem');
+    const result = await s.run(['-vvnNO', '--key-type', 'ec256', '-k', deepKey, '-a', 'https://example.com/old-terms', '--standalone', `127.0.0.1:${pebble.httpPort}`, 'a.example', '127.0.0.1']);
     assert.equal(result.code, 0, result.stderr);
+    assert.equal(mode(deepKey), '600');
+    assert.equal(mode(join(s.dir, 'keys', 'deep')), '700');
+    assert.equal(mode(join(s.dir, 'keys')), '700');
     assert.match(result.stderr, /acme-client: warning: the CA's terms of service are data:text\/plain,Do%20what%20thou%20wilt, not https:\/\/example\.com\/old-terms\n/);
     assert.deepEqual(opensslRead(join(s.certs, 'cert.pem')).names, ['127.0.0.1', 'a.example']);
     // Pebble does not copy the TLS Feature into certificates, so the CSR that -vv traced is checked instead.
