@@ -76,10 +76,10 @@ function streamOf(message: IncomingMessage): ReadableStream<Uint8Array> {
 
 /**
  * A `fetch` for the core over node:http(s), for a process that makes a handful of requests and exits. Node's own
- * fetch, Headers and Response are undici, whose first use compiles a WebAssembly HTTP parser: that alone took a
- * 3-name issuance from 46 to over 60 MB peak RSS and cost tens of ms (measured; see bench/issuance.ts). So the
- * responses are the part of Response that the core reads: status, statusText, headers (get, has, iteration) and
- * a streamed body, which keeps the core's size bound working. TLS is verified as fetch verifies it, against Node's
+ * fetch, Headers and Response are undici, and touching any of them compiles its WebAssembly HTTP parser (+11 MB
+ * for `new Headers()` alone). A 3-name issuance peaked at 91 MB RSS with the global fetch and at 58 MB with this
+ * one (measured with bench/issuance.ts). So the responses are the part of Response that the core reads: status,
+ * statusText, headers (get, has, iteration) and a streamed body, which keeps the core's size bound working. TLS is verified as fetch verifies it, against Node's
  * roots plus NODE_EXTRA_CA_CERTS; `redirect: "error"` is honoured (signed POSTs, RFC 8555 §6.4); every request
  * carries a User-Agent (RFC 8555 §6.1).
  */
