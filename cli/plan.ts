@@ -2,7 +2,7 @@
 // names (-e) and forcing (-F), and the lifetime-based renewal time. Pure, so the cron path is testable offline.
 
 import type { CertificateSummary } from '../core/_der-lite.ts';
-import type { Identifier } from '../core/names.ts';
+import { compareIdentifiers, identifiersOf, type Identifier } from '../core/names.ts';
 import { renewalTime } from '../core/renewal.ts';
 import type { CliOptions } from './args.ts';
 
@@ -17,7 +17,7 @@ export type Plan =
   | { action: 'unchanged'; renewAt: Date; notAfter: Date }
   | { action: 'revoke' };
 
-const list = (names: string[]) => names.join(', ');
+const list = (identifiers: Identifier[]) => identifiers.map((identifier) => identifier.value).join(', ');
 
 /**
  * Names must match the certificate's; -e lets new ones in (and then forces renewal), but a name the certificate
@@ -34,11 +34,8 @@ export function planRun(
     if (options.revoke) throw new RangeError(`Cannot revoke: there is no certificate at ${certFile}`);
     return { action: 'issue' };
   }
-  const requested = new Set(identifiers.map((identifier) => identifier.value));
-  const held = new Set([...existing.dnsNames.map((name) => name.toLowerCase()), ...existing.ipAddresses]);
-  const dropped = [...held].filter((name) => !requested.has(name));
+  const { missing: added, extra: dropped } = compareIdentifiers(identifiersOf(existing), identifiers);
   if (dropped.length) throw new RangeError(`The certificate ${certFile} also covers ${list(dropped)}: name every domain it has`);
-  const added = [...requested].filter((name) => !held.has(name));
   if (added.length && (options.revoke || !options.expand)) {
     throw new RangeError(`The certificate ${certFile} does not cover ${list(added)}${options.revoke ? '' : ': use -e to add names'}`);
   }

@@ -4,7 +4,7 @@
 import type { AcmeKey } from './keys.ts';
 import type { ExternalAccountBinding } from './jws.ts';
 import type { PublicJwk } from './engine.ts';
-import { normalizeIdentifiers, type Identifier } from './names.ts';
+import { compareIdentifiers, identifiersOf, normalizeIdentifiers, type Identifier } from './names.ts';
 import { createCsr, parseCsr } from './csr.ts';
 import { certificateMatchesKey, type CertificateInfo } from './x509.ts';
 import { pemEncode } from './encoding.ts';
@@ -65,10 +65,6 @@ export interface IssuedCertificate {
   certificateUrl: string;
 }
 
-function identifierKey(identifier: Identifier): string {
-  return `${identifier.type}:${identifier.value}`;
-}
-
 function namesOf(identifiers: readonly Identifier[]): string {
   return identifiers.map((identifier) => identifier.value).join(', ');
 }
@@ -83,8 +79,8 @@ async function requestFor(options: IssueOptions, identifiers: Identifier[]): Pro
     return { csr, publicJwk: options.certificateKey.publicJwk };
   }
   const info = await parseCsr(options.csr!);
-  const wanted = new Set(identifiers.map(identifierKey));
-  if (info.identifiers.length !== wanted.size || !info.identifiers.every((identifier) => wanted.has(identifierKey(identifier)))) {
+  const { missing, extra } = compareIdentifiers(info.identifiers, identifiers);
+  if (missing.length > 0 || extra.length > 0) {
     throw new RangeError(`Cannot issue certificate: the CSR names ${namesOf(info.identifiers)}, not ${namesOf(identifiers)}`);
   }
   if (options.mustStaple !== undefined && options.mustStaple !== info.mustStaple) {
@@ -248,13 +244,9 @@ function checkCertificate(certificate: CertificateInfo, publicJwk: PublicJwk, id
   if (!certificateMatchesKey(certificate, publicJwk)) {
     throw new UnexpectedResponseError(`Cannot accept certificate ${url}: its public key is not the certificate key of the CSR`, url);
   }
-  const ours = new Set(identifiers.map(identifierKey));
-  const theirs = new Set([...certificate.dnsNames.map((name) => `dns:${name.toLowerCase()}`), ...certificate.ipAddresses.map((ip) => `ip:${ip}`)]);
-  const missing = [...ours].filter((key) => !theirs.has(key));
-  const extra = [...theirs].filter((key) => !ours.has(key));
+  const { missing, extra } = compareIdentifiers(identifiersOf(certificate), identifiers);
   if (missing.length > 0 || extra.length > 0) {
-    const strip = (keys: string[]) => keys.map((key) => key.slice(key.indexOf(':') + 1)).join(', ');
-    const reasons = [missing.length > 0 && `lacks ${strip(missing)}`, extra.length > 0 && `adds ${strip(extra)}`].filter(Boolean).join(' and ');
+    const reasons = [missing.length > 0 && `lacks ${namesOf(missing)}`, extra.length > 0 && `adds ${namesOf(extra)}`].filter(Boolean).join(' and ');
     throw new UnexpectedResponseError(`Cannot accept certificate ${url}: it ${reasons} (ordered: ${namesOf(identifiers)})`, url);
   }
 }

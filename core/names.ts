@@ -142,6 +142,19 @@ export function identifierToString(identifier: Identifier): string {
   return identifier.value;
 }
 
+/** The identifiers one set has and the other lacks, by type and value; certificates, CSRs and orders all compare this way. */
+export function compareIdentifiers(held: readonly Identifier[], wanted: readonly Identifier[]): { missing: Identifier[]; extra: Identifier[] } {
+  const key = (identifier: Identifier) => `${identifier.type}:${identifier.value.toLowerCase()}`;
+  const heldKeys = new Set(held.map(key));
+  const wantedKeys = new Set(wanted.map(key));
+  return { missing: wanted.filter((identifier) => !heldKeys.has(key(identifier))), extra: held.filter((identifier) => !wantedKeys.has(key(identifier))) };
+}
+
+/** The identifiers a certificate names in its subjectAltName. */
+export function identifiersOf(names: { dnsNames: readonly string[]; ipAddresses: readonly string[] }): Identifier[] {
+  return [...names.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...names.ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
+}
+
 export function isWildcard(identifier: Identifier): boolean {
   return identifier.type === 'dns' && identifier.value.startsWith('*.');
 }

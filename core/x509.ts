@@ -9,7 +9,6 @@ import {
 } from './_pkix.ts';
 import { bytesEqual, hexEncode, pemDecodeAll } from './encoding.ts';
 import type { PublicJwk } from './engine.ts';
-import type { Identifier } from './names.ts';
 import { publicKeyFromSpki, spkiFromPublicJwk } from './spki.ts';
 
 export interface CertificateInfo {
@@ -130,9 +129,3 @@ export function certificateMatchesKey(cert: CertificateInfo, publicJwk: PublicJw
   return cert.publicJwk !== undefined && bytesEqual(spkiFromPublicJwk(cert.publicJwk), spkiFromPublicJwk(publicJwk));
 }
 
-/** Whether every identifier appears in the certificate's subjectAltName (RFC 8555 §7.4: the CA issues what was ordered). */
-export function certificateCoversIdentifiers(cert: CertificateInfo, identifiers: readonly Identifier[]): boolean {
-  const dnsNames = new Set(cert.dnsNames.map((name) => name.toLowerCase()));
-  const ipAddresses = new Set(cert.ipAddresses);
-  return identifiers.every((identifier) => (identifier.type === 'dns' ? dnsNames.has(identifier.value) : ipAddresses.has(identifier.value)));
-}

@@ -1,7 +1,7 @@
 import { assertEquals, assertThrows, test } from '../_harness.ts';
 import { hexDecode, hexEncode, pemDecode, pemEncode } from '../../core/encoding.ts';
-import { normalizeIdentifiers } from '../../core/names.ts';
-import { certificateCoversIdentifiers, certificateMatchesKey, parseCertificate, parseCertificateChain } from '../../core/x509.ts';
+import { compareIdentifiers, identifiersOf, normalizeIdentifiers } from '../../core/names.ts';
+import { certificateMatchesKey, parseCertificate, parseCertificateChain } from '../../core/x509.ts';
 
 // Made with openssl for this test: an EC root "O=Test, CN=Prüfstelle Root ✓" (UTF8String), and a leaf it signed
 // with `openssl ca -startdate 20250101000000Z -enddate 20510203040506Z` (so notAfter is a GeneralizedTime),
@@ -90,13 +90,14 @@ test('x509: certificateMatchesKey', () => {
   assertEquals(certificateMatchesKey(parseCertificateChain(ED25519_V1)[0]!, leaf!.publicJwk!), false);
 });
 
-test('x509: certificateCoversIdentifiers', () => {
+test('x509 + names: the SANs of a certificate compared with the names we asked for', () => {
   const [leaf] = parseCertificateChain(LEAF);
-  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['Bücher.example', '*.example.com', '192.0.2.10', '2001:DB8:0::1'])), true);
-  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['bücher.example'])), true);
-  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['bücher.example', 'other.example'])), false);
-  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['www.example.com'])), false, 'a wildcard SAN is not a name we asked for');
-  assertEquals(certificateCoversIdentifiers(leaf!, normalizeIdentifiers(['192.0.2.11'])), false);
+  const diff = (names: string[]) => compareIdentifiers(identifiersOf(leaf!), normalizeIdentifiers(names));
+  const values = (result: ReturnType<typeof diff>) => ({ missing: result.missing.map((i) => i.value), extra: result.extra.map((i) => i.value) });
+  assertEquals(values(diff(['Bücher.example', '*.example.com', '192.0.2.10', '2001:DB8:0::1'])), { missing: [], extra: [] });
+  assertEquals(values(diff(['bücher.example', 'other.example'])), { missing: ['other.example'], extra: ['*.example.com', '192.0.2.10', '2001:db8::1'] });
+  assertEquals(diff(['www.example.com']).missing.map((i) => i.value), ['www.example.com'], 'a wildcard SAN is not a name we asked for');
+  assertEquals(diff(['192.0.2.11']).missing, [{ type: 'ip', value: '192.0.2.11' }]);
 });
 
 function replaceText(der: Uint8Array, from: string, to: string): Uint8Array {
