@@ -12,3 +12,7 @@ export * from './errors.ts';
 export { checkAcmeUrl, isLoopbackHost, parseLinkHeader, parseRetryAfter, type Link, type Sleep, type TransportOptions } from './http.ts';
 export * from './client.ts';
 export * from './flow.ts';
+export * from './renewal.ts';
+export * from './ari.ts';
+export * from './profiles.ts';
+export * from './caa.ts';

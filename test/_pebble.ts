@@ -35,6 +35,8 @@ export interface Pebble {
   setTxt(host: string, value: string): Promise<void>;
   clearTxt(host: string): Promise<void>;
   addCaa(host: string, policies: { tag: string; value: string }[]): Promise<void>;
+  /** A CNAME from `host` to `target`, which challtestsrv's DNS follows for every query type. */
+  setCname(host: string, target: string): Promise<void>;
   /** The certificate status Pebble's management API reports, e.g. { Status: 'Revoked', ... }. */
   certStatus(serialHex: string): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -147,6 +149,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     setTxt: (host, value) => challtestsrv('/set-txt', { host: fqdn(host), value }),
     clearTxt: (host) => challtestsrv('/clear-txt', { host: fqdn(host) }),
     addCaa: (host, policies) => challtestsrv('/add-caa', { host: fqdn(host), policies }),
+    setCname: (host, target) => challtestsrv('/set-cname', { host: fqdn(host), target: fqdn(target) }),
     async certStatus(serialHex) {
       const response = await trustingFetch(`${managementUrl}/cert-status-by-serial/${serialHex}`);
       if (!response.ok) throw new Error(`pebble cert-status-by-serial/${serialHex}: HTTP ${response.status} ${await response.text()}`);

@@ -17,11 +17,6 @@ before(async () => {
 });
 after(() => pebble.stop());
 
-async function setCname(host: string, target: string): Promise<void> {
-  const response = await fetch(`${pebble.challtestsrvUrl}/set-cname`, { method: 'POST', body: JSON.stringify({ host: `${host}.`, target: `${target}.` }) });
-  assert.equal(response.status, 200, await response.text());
-}
-
 const check = (...names: string[]) => checkCaa({ identifiers: normalizeIdentifiers(names), caaIdentities: [PEBBLE_IDENTITY], resolver });
 
 test('node resolver: records as challtestsrv serves them, none for a name without', async () => {
@@ -63,7 +58,7 @@ test('caa via challtestsrv: issuewild forbids the wildcard only', async () => {
 });
 
 test('caa via challtestsrv: a CNAME in the path leads to the target\'s records, and the message names the target', async () => {
-  await setCname('www.alias.test', 'cdn.provider.test');
+  await pebble.setCname('www.alias.test', 'cdn.provider.test');
   await pebble.addCaa('cdn.provider.test', [{ tag: 'issue', value: 'other-ca.example' }]);
   await pebble.addCaa('alias.test', [{ tag: 'issue', value: PEBBLE_IDENTITY }]);
   await assert.rejects(check('www.alias.test'), {
@@ -73,6 +68,6 @@ test('caa via challtestsrv: a CNAME in the path leads to the target\'s records, 
   });
   // The alias itself is fine once its target allows this CA.
   await pebble.addCaa('cdn2.provider.test', [{ tag: 'issue', value: PEBBLE_IDENTITY }]);
-  await setCname('api.alias.test', 'cdn2.provider.test');
+  await pebble.setCname('api.alias.test', 'cdn2.provider.test');
   assert.deepEqual(await check('api.alias.test'), { checked: true, notes: [] });
 });
