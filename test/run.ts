@@ -23,7 +23,9 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
   });
 }
 
-const NO_COLOR = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+const { FORCE_COLOR: _forceColor, ...inheritedEnv } = process.env;
+// Deno reads any FORCE_COLOR, even "0", as a request for colour.
+const NO_COLOR = { ...inheritedEnv, NO_COLOR: '1' };
 const requested = process.argv.slice(2);
 const pick = (dir: string) =>
   requested.length
