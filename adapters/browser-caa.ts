@@ -3,34 +3,9 @@
 
 import type { CaaRecord, CaaResolver } from '../core/caa.ts';
 import { hexDecode, utf8Decode } from '../core/encoding.ts';
-import { txtData, type DohOptions } from './browser.ts';
+import { dohAnswers, txtData, type DohOptions } from './browser.ts';
 
 const DNS_TYPE_CAA = 257; // RFC 8659 §7.1
-const DNS_RCODE_NAMES: Record<number, string> = { 1: 'FORMERR', 2: 'SERVFAIL', 4: 'NOTIMP', 5: 'REFUSED' };
-
-export interface DohAnswer {
-  /** The owner name, with its trailing dot as resolvers give it. */
-  name: string;
-  type: number;
-  data: string;
-}
-
-/** The answer section for one question; NXDOMAIN (RCODE 3, RFC 1035 §4.1.1) is an empty one. */
-export async function dohAnswers(resolverUrl: string, name: string, type: string, options: DohOptions = {}): Promise<DohAnswer[]> {
-  const url = new URL(resolverUrl);
-  url.searchParams.set('name', name);
-  url.searchParams.set('type', type);
-  const response = await (options.fetch ?? fetch)(url, { headers: { accept: 'application/dns-json' }, signal: options.signal });
-  if (!response.ok) throw new Error(`DNS lookup of ${type} at ${name} from ${url.origin} failed: HTTP ${response.status}`);
-  const body = (await response.json()) as { Status?: unknown; Answer?: Partial<DohAnswer>[] };
-  if (body.Status === 3) return [];
-  if (body.Status !== 0) {
-    const code = typeof body.Status === 'number' ? DNS_RCODE_NAMES[body.Status] ?? `RCODE ${body.Status}` : 'no status';
-    throw new Error(`DNS lookup of ${type} at ${name} from ${url.origin} failed: ${code}`);
-  }
-  return (body.Answer ?? []).filter((answer): answer is DohAnswer =>
-    typeof answer.name === 'string' && typeof answer.type === 'number' && typeof answer.data === 'string');
-}
 
 /**
  * One CAA record's data as a resolver writes it: the presentation form `0 issue "letsencrypt.org"` (RFC 8659

@@ -127,7 +127,8 @@ export async function issue(request: OrderRequest, view: OrderView): Promise<Iss
   const ip = identifiers.find((identifier) => identifier.type === 'ip');
   if (ip) {
     throw new RangeError(`Cannot validate ${ip.value} over DNS: an IP address has no name to hold a TXT record, so dns-01 cannot prove it `
-      + '(RFC 8738 allows http-01 and tls-alpn-01 only); use the command-line client with http-01 for it');
+      + '(RFC 8738 allows http-01 and tls-alpn-01 only); use the command-line client with http-01 for it. '
+      + 'Let\'s Encrypt issues for IP addresses only under its shortlived profile (about six days)');
   }
 
   const existingKey = await existingAccountKey(account, directoryUrl, request.accountStore);

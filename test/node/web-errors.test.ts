@@ -112,5 +112,6 @@ test('an imported account key that is not a key is refused, naming what was foun
 test('an IP address is refused: dns-01 cannot validate one (RFC 8738)', async () => {
   const { message, caRequests } = await createOrderError({ directoryUrl: 'https://127.0.0.1:9/directory', domains: 'example.com 192.0.2.10', doh: false });
   assert.match(message, /^Cannot validate 192\.0\.2\.10 over DNS: an IP address has no name to hold a TXT record/);
+  assert.match(message, /Let's Encrypt issues for IP addresses only under its shortlived profile/);
   assert.deepEqual(caRequests, []);
 });
