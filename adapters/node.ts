@@ -11,16 +11,11 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ChallengeTask } from '../core/client.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
+import { http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder } from './_shared.ts';
 
-export const KEY_FILE_MODE = 0o600;
-export const CERT_FILE_MODE = 0o444;
-/** The web server, usually another user, must read the response. */
-export const CHALLENGE_FILE_MODE = 0o644;
-export const KEY_DIR_MODE = 0o700;
-export const PUBLIC_DIR_MODE = 0o755;
-
-/** RFC 8555 §8.3: http-01 answers at this path plus the token. */
-export const HTTP01_PATH_PREFIX = '/.well-known/acme-challenge/';
+export {
+  CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder,
+} from './_shared.ts';
 
 const MAX_REDIRECTS = 5;
 
@@ -187,23 +182,9 @@ export async function removeFileIfExists(path: string): Promise<boolean> {
   }
 }
 
-/** The core refuses tokens that are not base64url (RFC 8555 §8.3); checked again here because a file is named after it. */
-function tokenFileName(token: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new RangeError(`Refusing challenge token ${JSON.stringify(token)}: it is not base64url`);
-  return token;
-}
-
 /** http-01 through a web server that serves `dir` at /.well-known/acme-challenge/ (acme-client(1)'s -C). */
 export function webrootResponder(dir: string): ChallengeResponder {
-  return {
-    types: ['http-01'],
-    async present(task: ChallengeTask) {
-      await writeFileAtomic(join(dir, tokenFileName(task.token)), task.keyAuthorization, CHALLENGE_FILE_MODE);
-    },
-    async cleanup(task: ChallengeTask) {
-      await removeFileIfExists(join(dir, tokenFileName(task.token)));
-    },
-  };
+  return webrootResponderOver(dir, { writeFileAtomic, removeFileIfExists });
 }
 
 export interface StandaloneResponder extends ChallengeResponder {
@@ -217,11 +198,10 @@ export interface StandaloneResponder extends ChallengeResponder {
  * reported before anything is written; close() ends it together with the keep-alive connections of the CA.
  */
 export async function startStandaloneResponder(address: { host?: string; port: number }): Promise<StandaloneResponder> {
-  const answers = new Map<string, string>();
+  const answers = http01Answers();
   const server = createServer((request, response) => {
-    const path = (request.url ?? '').split('?')[0]!;
-    const answer = path.startsWith(HTTP01_PATH_PREFIX) ? answers.get(path.slice(HTTP01_PATH_PREFIX.length)) : undefined;
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || answer === undefined) {
+    const answer = answers.answer(request.method ?? '', (request.url ?? '').split('?')[0]!);
+    if (answer === undefined) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
@@ -235,18 +215,13 @@ export async function startStandaloneResponder(address: { host?: string; port: n
       resolve();
     });
   }).catch((error: NodeJS.ErrnoException) => {
-    const where = `${address.host ?? '*'}:${address.port}`;
-    throw new Error(`Cannot listen on ${where} for http-01: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`);
+    throw listenError(address, error.code === 'EADDRINUSE', error.message);
   });
   return {
     types: ['http-01'],
     port: (server.address() as AddressInfo).port,
-    async present(task) {
-      answers.set(tokenFileName(task.token), task.keyAuthorization);
-    },
-    async cleanup(task) {
-      answers.delete(task.token);
-    },
+    present: answers.present,
+    cleanup: answers.cleanup,
     close() {
       return new Promise((resolve) => {
         server.close(() => resolve());
@@ -256,49 +231,26 @@ export async function startStandaloneResponder(address: { host?: string; port: n
   };
 }
 
-export interface CallerResponder extends ChallengeResponder {
-  /** Stops reading the input, so that the process can exit. */
-  close(): void;
-}
-
 /**
- * acme-client(1)'s -t: the caller sets up each challenge. For each name, one line "TYPE NAME KEYAUTH" goes to
- * `output`, and the same line must come back on `input` before the next name is printed, so even authorizations
- * worked in parallel reach the caller one at a time. A different line, or the end of the input, fails the run.
+ * acme-client(1)'s -t over Node streams, standard input and output by default: see lineProtocolResponder. The
+ * input is read only from the first exchange on, and close() lets the process exit.
  */
-export function callerResponder(type: ChallengeTask['type'], input: Readable, output: Writable): CallerResponder {
-  let lines: AsyncIterator<string> | undefined;
+export function callerResponder(type: ChallengeTask['type'], input: Readable = process.stdin, output: Writable = process.stdout): CallerResponder {
   let reader: ReturnType<typeof createInterface> | undefined;
-  let queue: Promise<unknown> = Promise.resolve();
-
-  const exchange = async (task: ChallengeTask) => {
-    const line = `${type} ${task.identifier.value} ${task.keyAuthorization}`;
-    output.write(`${line}\n`);
-    if (!reader) {
-      reader = createInterface({ input, crlfDelay: Infinity });
-      lines = reader[Symbol.asyncIterator]();
-    }
-    const next = await lines!.next();
-    if (next.done) throw new Error(`Cannot go on with ${task.identifier.value}: standard input ended before the line "${line}" came back`);
-    if (next.value !== line) {
-      const got = next.value.length > 120 ? `${next.value.slice(0, 120)}…` : next.value;
-      throw new Error(`Cannot go on with ${task.identifier.value}: expected the line "${line}" back on standard input, got ${JSON.stringify(got)}`);
-    }
-  };
-
-  return {
-    types: [type],
-    present(task) {
-      const turn = queue.then(() => exchange(task));
-      queue = turn.catch(() => undefined);
-      return turn;
-    },
-    async cleanup() {
-      // The caller removes what it set up; it knows when, from our exit.
+  let lines: AsyncIterator<string> | undefined;
+  return lineProtocolResponder(type, {
+    write: (line) => output.write(line),
+    async nextLine() {
+      if (!reader) {
+        reader = createInterface({ input, crlfDelay: Infinity });
+        lines = reader[Symbol.asyncIterator]();
+      }
+      const next = await lines!.next();
+      return next.done ? undefined : next.value;
     },
     close() {
       reader?.close();
       input.destroy();
     },
-  };
+  });
 }

@@ -1,6 +1,6 @@
 // acme-client(1)'s default files and CA, and -m's rule for per-domain paths.
 
-import { join } from 'node:path';
+import { joinPath } from '../adapters/_path.ts';
 import type { CliOptions } from './args.ts';
 
 export const LETS_ENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -31,9 +31,9 @@ export function resolvePaths(options: PathOptions, domain: string): CliPaths {
   const perDomain = (file: string | undefined, fallback: string, isDirectory: boolean): string => {
     if (file !== undefined) return file;
     if (!options.multiple) return fallback;
-    const dir = join(isDirectory ? fallback : join(fallback, '..'), domain);
+    const dir = joinPath(isDirectory ? fallback : joinPath(fallback, '..'), domain);
     perDomainDirs.push(dir);
-    return isDirectory ? dir : join(dir, 'privkey.pem');
+    return isDirectory ? dir : joinPath(dir, 'privkey.pem');
   };
   const certDir = perDomain(options.certDir, DEFAULT_CERT_DIR, true);
   return {
@@ -41,9 +41,9 @@ export function resolvePaths(options: PathOptions, domain: string): CliPaths {
     certDir,
     domainKey: perDomain(options.domainKey, DEFAULT_DOMAIN_KEY, false),
     accountKey: perDomain(options.accountKey, DEFAULT_ACCOUNT_KEY, false),
-    cert: join(certDir, 'cert.pem'),
-    chain: join(certDir, 'chain.pem'),
-    fullchain: join(certDir, 'fullchain.pem'),
+    cert: joinPath(certDir, 'cert.pem'),
+    chain: joinPath(certDir, 'chain.pem'),
+    fullchain: joinPath(certDir, 'fullchain.pem'),
     perDomainDirs,
   };
 }

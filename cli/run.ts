@@ -1,12 +1,8 @@
 // What acme-client does once a certificate has to change: check every input without writing, talk to the CA,
 // and only then write keys, backups and certificates. Loaded by dynamic import, so the cron path never pays for it.
 
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import {
-  CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, callerResponder, createNodeFetch, isDirectory, makeDirectories, readTextFileIfExists,
-  removeFileIfExists, startStandaloneResponder, webrootResponder, writeFileAtomic,
-} from '../adapters/node.ts';
+import { dirnamePath, joinPath } from '../adapters/_path.ts';
+import { CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE } from '../adapters/_shared.ts';
 import { AcmeClient } from '../core/client.ts';
 import { pemDecode } from '../core/encoding.ts';
 import { isAlreadyRevoked } from '../core/errors.ts';
@@ -18,6 +14,7 @@ import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, type Plan } from './plan.ts';
+import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
 import { VERSION } from './version.ts';
 
 export interface RunInput {
@@ -27,6 +24,7 @@ export interface RunInput {
   plan: Exclude<Plan, { action: 'unchanged' }>;
 }
 
+type Platform = CliPlatform & CliRunPlatform;
 type Log = (line: string) => void;
 
 /** A key file as found: loaded, or absent (and then created only if its flag allows). */
@@ -36,12 +34,12 @@ interface KeyFile {
   key?: AcmeKey;
 }
 
-async function readKeyFile(path: string, what: string): Promise<KeyFile> {
+async function readKeyFile(platform: Platform, path: string, what: string): Promise<KeyFile> {
   let text: string | undefined;
   try {
-    text = await readTextFileIfExists(path);
+    text = platform.readTextFile(path);
   } catch (error) {
-    throw new Error(`Cannot read ${what} ${path}: ${(error as Error).message}`);
+    throw new Error(`Cannot read ${what} ${path}: ${fileErrorReason(error)}`);
   }
   if (text === undefined) return { path, what };
   try {
@@ -55,16 +53,16 @@ function requireKey(file: KeyFile, mayCreate: boolean, flag: string): void {
   if (!file.key && !mayCreate) throw new Error(`Cannot read ${file.what} ${file.path}: it does not exist (${flag} creates one)`);
 }
 
-async function requireDirectory(path: string, what: string, flag: string): Promise<void> {
-  if (!(await isDirectory(path))) throw new Error(`Cannot use ${what} ${path}: it is not an existing directory (${flag})`);
+async function requireDirectory(platform: Platform, path: string, what: string, flag: string): Promise<void> {
+  if (!(await platform.isDirectory(path))) throw new Error(`Cannot use ${what} ${path}: it is not an existing directory (${flag})`);
 }
 
 /** The responder for the chosen way of answering; a standalone server starts listening here, so a taken port is bad input too. */
-async function openResponder(options: CliOptions, paths: CliPaths): Promise<ChallengeResponder & { close?: () => unknown }> {
-  if (options.challengeType) return callerResponder(options.challengeType, process.stdin, process.stdout);
-  if (options.standalone) return startStandaloneResponder(options.standalone);
-  await requireDirectory(paths.challengeDir, 'challenge directory', '-C');
-  return webrootResponder(paths.challengeDir);
+async function openResponder(platform: Platform, options: CliOptions, paths: CliPaths): Promise<ChallengeResponder & { close?: () => unknown }> {
+  if (options.challengeType) return platform.callerResponder(options.challengeType);
+  if (options.standalone) return platform.startStandaloneResponder(options.standalone);
+  await requireDirectory(platform, paths.challengeDir, 'challenge directory', '-C');
+  return platform.webrootResponder(paths.challengeDir);
 }
 
 function describeEvent(event: FlowEvent): string {
@@ -85,49 +83,58 @@ function describeEvent(event: FlowEvent): string {
   }
 }
 
-function createClient(options: CliOptions, accountKey: AcmeKey): Promise<AcmeClient> {
+function createClient(platform: Platform, options: CliOptions, accountKey: AcmeKey): Promise<AcmeClient> {
   // -vv: the transport traces methods, URLs, JWS headers and payloads and responses; never a private key.
-  const trace = options.verbosity >= 2 ? (line: string) => process.stderr.write(`acme-client: ${line}\n`) : undefined;
-  const fetch = createNodeFetch(`acme-client/${VERSION} (Node.js ${process.version})`);
+  const trace = options.verbosity >= 2 ? (line: string) => platform.writeStderr(`acme-client: ${line}\n`) : undefined;
+  const fetch = platform.createFetch(`acme-client/${VERSION} (${platform.runtime})`);
   return AcmeClient.create(directoryUrlOf(options), { accountKey, fetch, ...(trace && { trace }) });
 }
 
+/** The platform's atomic write, with the file named in the message when it fails. */
+async function writeFile(platform: Platform, path: string, text: string, mode: number): Promise<void> {
+  try {
+    await platform.writeFileAtomic(path, text, mode);
+  } catch (error) {
+    throw new Error(`Cannot write ${path}: ${fileErrorReason(error)}`);
+  }
+}
+
 /** -b: copies named after one UNIX time, written before anything is replaced or removed; nothing without a certificate. */
-async function backUpCertificates(paths: CliPaths, log: Log): Promise<void> {
+async function backUpCertificates(platform: Platform, paths: CliPaths, log: Log): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const files: [string, string][] = [[paths.cert, 'cert'], [paths.chain, 'chain'], [paths.fullchain, 'fullchain']];
   for (const [file, base] of files) {
-    const text = await readTextFileIfExists(file);
+    const text = platform.readTextFile(file);
     if (text === undefined) continue;
-    const backup = join(paths.certDir, `${base}-${now}.pem`);
-    await writeFileAtomic(backup, text, CERT_FILE_MODE);
+    const backup = joinPath(paths.certDir, `${base}-${now}.pem`);
+    await writeFile(platform, backup, text, CERT_FILE_MODE);
     log(`backed up ${file} to ${backup}`);
   }
 }
 
-async function writeNewKey(file: KeyFile, key: AcmeKey, log: Log): Promise<void> {
-  await makeDirectories(dirname(file.path), KEY_DIR_MODE);
-  await writeFileAtomic(file.path, exportPkcs8Pem(key), KEY_FILE_MODE);
+async function writeNewKey(platform: Platform, file: KeyFile, key: AcmeKey, log: Log): Promise<void> {
+  await platform.makeDirectories(dirnamePath(file.path), KEY_DIR_MODE);
+  await writeFile(platform, file.path, exportPkcs8Pem(key), KEY_FILE_MODE);
   log(`wrote ${file.what} ${file.path}`);
 }
 
-async function issue({ options, identifiers, paths, plan }: RunInput, log: Log): Promise<number> {
+async function issue({ options, identifiers, paths, plan }: RunInput, platform: Platform, log: Log): Promise<number> {
   // Every check that can fail on bad input runs before the first write: names (already), directories, keys.
-  if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(paths.certDir, 'certificate directory', '-c');
-  const accountFile = await readKeyFile(paths.accountKey, 'account key');
-  const domainFile = await readKeyFile(paths.domainKey, 'domain key');
+  if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
+  const accountFile = await readKeyFile(platform, paths.accountKey, 'account key');
+  const domainFile = await readKeyFile(platform, paths.domainKey, 'domain key');
   requireKey(accountFile, options.createAccountKey, '-n');
   requireKey(domainFile, options.createDomainKey, '-N');
-  const responder = await openResponder(options, paths);
+  const responder = await openResponder(platform, options, paths);
   try {
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
     // New keys stay in memory until the certificate is here, so a failed run leaves the disk as it was.
     const accountKey = accountFile.key ?? (await generateKey(options.keyType));
     const domainKey = domainFile.key ?? (await generateKey(options.keyType));
-    const client = await createClient(options, accountKey);
+    const client = await createClient(platform, options, accountKey);
     const terms = client.directory.meta.termsOfService;
     if (options.agreement !== undefined && terms !== options.agreement) {
-      process.stderr.write(`acme-client: warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${options.agreement}\n`);
+      platform.writeStderr(`acme-client: warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${options.agreement}\n`);
     }
     const issued = await issueCertificate({
       client,
@@ -144,13 +151,13 @@ async function issue({ options, identifiers, paths, plan }: RunInput, log: Log):
       onProgress: (event) => log(describeEvent(event)),
     });
 
-    for (const dir of paths.perDomainDirs) await makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
-    if (!accountFile.key) await writeNewKey(accountFile, accountKey, log);
-    if (!domainFile.key) await writeNewKey(domainFile, domainKey, log);
-    if (options.backup) await backUpCertificates(paths, log);
-    await writeFileAtomic(paths.cert, issued.certificatePem, CERT_FILE_MODE);
-    await writeFileAtomic(paths.chain, issued.chainPem, CERT_FILE_MODE);
-    await writeFileAtomic(paths.fullchain, issued.fullchainPem, CERT_FILE_MODE);
+    for (const dir of paths.perDomainDirs) await platform.makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
+    if (!accountFile.key) await writeNewKey(platform, accountFile, accountKey, log);
+    if (!domainFile.key) await writeNewKey(platform, domainFile, domainKey, log);
+    if (options.backup) await backUpCertificates(platform, paths, log);
+    await writeFile(platform, paths.cert, issued.certificatePem, CERT_FILE_MODE);
+    await writeFile(platform, paths.chain, issued.chainPem, CERT_FILE_MODE);
+    await writeFile(platform, paths.fullchain, issued.fullchainPem, CERT_FILE_MODE);
     log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
     return EXIT_CHANGED;
   } finally {
@@ -162,14 +169,15 @@ async function issue({ options, identifiers, paths, plan }: RunInput, log: Log):
  * RFC 8555 §7.6 accepts a revocation signed by the certificate's own key without any account, so the domain key
  * signs when it belongs to the certificate; otherwise the account that holds it does.
  */
-async function revoke({ options, paths }: RunInput, log: Log): Promise<number> {
-  const certificate = parseCertificate(pemDecode(await readFile(paths.cert, 'utf8'), ['CERTIFICATE']).der);
-  const domainFile = await readKeyFile(paths.domainKey, 'domain key');
-  const accountFile = await readKeyFile(paths.accountKey, 'account key');
+async function revoke({ options, paths }: RunInput, platform: Platform, log: Log): Promise<number> {
+  // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
+  const certificate = parseCertificate(pemDecode(platform.readTextFile(paths.cert) ?? '', ['CERTIFICATE']).der);
+  const domainFile = await readKeyFile(platform, paths.domainKey, 'domain key');
+  const accountFile = await readKeyFile(platform, paths.accountKey, 'account key');
   const certificateKey = domainFile.key && certificateMatchesKey(certificate, domainFile.key.publicJwk) ? domainFile.key : undefined;
   const signer = certificateKey ?? accountFile.key;
   if (!signer) throw new Error(`Cannot revoke ${paths.cert}: the domain key ${paths.domainKey} is not its key, and the account key ${paths.accountKey} does not exist`);
-  const client = await createClient(options, signer);
+  const client = await createClient(platform, options, signer);
   try {
     if (certificateKey) {
       await client.revokeCertificate(certificate.der, { certificateKey });
@@ -182,13 +190,13 @@ async function revoke({ options, paths }: RunInput, log: Log): Promise<number> {
     if (!isAlreadyRevoked(error)) throw error;
     log(`certificate ${certificate.serialHex} was already revoked`);
   }
-  if (options.backup) await backUpCertificates(paths, log);
-  for (const file of [paths.cert, paths.chain, paths.fullchain]) await removeFileIfExists(file);
+  if (options.backup) await backUpCertificates(platform, paths, log);
+  for (const file of [paths.cert, paths.chain, paths.fullchain]) await platform.removeFileIfExists(file);
   log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
   return EXIT_CHANGED;
 }
 
-export function run(input: RunInput): Promise<number> {
-  const log: Log = input.options.verbosity ? (line) => process.stderr.write(`acme-client: ${line}\n`) : () => {};
-  return input.plan.action === 'revoke' ? revoke(input, log) : issue(input, log);
+export function run(input: RunInput, platform: Platform): Promise<number> {
+  const log: Log = input.options.verbosity ? (line) => platform.writeStderr(`acme-client: ${line}\n`) : () => {};
+  return input.plan.action === 'revoke' ? revoke(input, platform, log) : issue(input, platform, log);
 }

@@ -13,3 +13,4 @@ import './ari.test.ts';
 import './protocol.test.ts';
 import './flow.test.ts';
 import './caa.test.ts';
+import './path.test.ts';

@@ -1,0 +1,117 @@
+// The runtime adapters' common half, in web standards only: file modes, the webroot responder over a runtime's
+// file functions, the answers of a built-in http-01 server, and acme-client(1)'s -t line protocol.
+
+import type { ChallengeTask, ChallengeType } from '../core/client.ts';
+import type { ChallengeResponder } from '../core/flow.ts';
+import { joinPath } from './_path.ts';
+
+export const KEY_FILE_MODE = 0o600;
+export const CERT_FILE_MODE = 0o444;
+/** The web server, usually another user, must read the response. */
+export const CHALLENGE_FILE_MODE = 0o644;
+export const KEY_DIR_MODE = 0o700;
+export const PUBLIC_DIR_MODE = 0o755;
+
+/** RFC 8555 §8.3: http-01 answers at this path plus the token. */
+export const HTTP01_PATH_PREFIX = '/.well-known/acme-challenge/';
+
+/** The core refuses tokens that are not base64url (RFC 8555 §8.3); checked again here because a file is named after it. */
+function tokenFileName(token: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw new RangeError(`Refusing challenge token ${JSON.stringify(token)}: it is not base64url`);
+  return token;
+}
+
+/** The file functions a webroot responder needs from its runtime. */
+export interface ResponseFiles {
+  writeFileAtomic(path: string, data: string, mode: number): Promise<void>;
+  removeFileIfExists(path: string): Promise<boolean>;
+}
+
+/** http-01 through a web server that serves `dir` at /.well-known/acme-challenge/ (acme-client(1)'s -C). */
+export function webrootResponderOver(dir: string, files: ResponseFiles): ChallengeResponder {
+  return {
+    types: ['http-01'],
+    async present(task: ChallengeTask) {
+      await files.writeFileAtomic(joinPath(dir, tokenFileName(task.token)), task.keyAuthorization, CHALLENGE_FILE_MODE);
+    },
+    async cleanup(task: ChallengeTask) {
+      await files.removeFileIfExists(joinPath(dir, tokenFileName(task.token)));
+    },
+  };
+}
+
+/** The error for a standalone server that cannot listen, worded alike in every runtime. */
+export function listenError(address: { host?: string; port: number }, portInUse: boolean, reason: string): Error {
+  return new Error(`Cannot listen on ${address.host ?? '*'}:${address.port} for http-01: ${portInUse ? 'the port is in use' : reason}`);
+}
+
+/** The tokens a built-in http-01 server serves, and what it answers for each request. */
+export interface Http01Answers {
+  present(task: ChallengeTask): Promise<void>;
+  cleanup(task: ChallengeTask): Promise<void>;
+  /** The body for a GET or HEAD of a presented token's path; undefined means 404. */
+  answer(method: string, path: string): string | undefined;
+}
+
+export function http01Answers(): Http01Answers {
+  const answers = new Map<string, string>();
+  return {
+    async present(task) {
+      answers.set(tokenFileName(task.token), task.keyAuthorization);
+    },
+    async cleanup(task) {
+      answers.delete(task.token);
+    },
+    answer(method, path) {
+      if (method !== 'GET' && method !== 'HEAD') return undefined;
+      return path.startsWith(HTTP01_PATH_PREFIX) ? answers.get(path.slice(HTTP01_PATH_PREFIX.length)) : undefined;
+    },
+  };
+}
+
+export interface CallerResponder extends ChallengeResponder {
+  /** Stops reading the input, so that the process can exit. */
+  close(): void;
+}
+
+/** A runtime's side of the -t protocol: write a line, read the next one (undefined at the end), stop reading. */
+export interface LineChannel {
+  write(line: string): void;
+  nextLine(): Promise<string | undefined>;
+  close(): void;
+}
+
+/**
+ * acme-client(1)'s -t: the caller sets up each challenge. For each name, one line "TYPE NAME KEYAUTH" goes out,
+ * and the same line must come back before the next name is printed, so even authorizations worked in parallel
+ * reach the caller one at a time. A different line, or the end of the input, fails the run.
+ */
+export function lineProtocolResponder(type: ChallengeType, channel: LineChannel): CallerResponder {
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const exchange = async (task: ChallengeTask) => {
+    const line = `${type} ${task.identifier.value} ${task.keyAuthorization}`;
+    channel.write(`${line}\n`);
+    const answer = await channel.nextLine();
+    if (answer === undefined) throw new Error(`Cannot go on with ${task.identifier.value}: standard input ended before the line "${line}" came back`);
+    if (answer !== line) {
+      const got = answer.length > 120 ? `${answer.slice(0, 120)}…` : answer;
+      throw new Error(`Cannot go on with ${task.identifier.value}: expected the line "${line}" back on standard input, got ${JSON.stringify(got)}`);
+    }
+  };
+
+  return {
+    types: [type],
+    present(task) {
+      const turn = queue.then(() => exchange(task));
+      queue = turn.catch(() => undefined);
+      return turn;
+    },
+    async cleanup() {
+      // The caller removes what it set up; it knows when, from our exit.
+    },
+    close() {
+      channel.close();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// What the CLI needs from its runtime, handed in by a thin entry per runtime (cli/main.ts for Node, cli/deno.ts for
+// Deno). The cron run that finds nothing due uses only the first part; the rest is loaded when a certificate changes.
+
+import type { CaaResolver } from '../core/caa.ts';
+import type { ChallengeResponder } from '../core/flow.ts';
+import type { CallerChallengeType, ListenAddress } from './args.ts';
+
+export interface CliPlatform {
+  /** The command-line arguments after the program's name. */
+  readonly args: readonly string[];
+  /** "Node.js v20.19.0", "Deno 2.9.6": named in the User-Agent (RFC 8555 §6.1). */
+  readonly runtime: string;
+  /**
+   * A file's text, or undefined when it does not exist. Other failures throw an error with the runtime's `code`
+   * ("EISDIR", "EACCES"), which both runtimes set alike. Synchronous: the files are small, and in Node an
+   * asynchronous read would start the thread pool, which costs the cron path time and memory.
+   */
+  readTextFile(path: string): string | undefined;
+  writeStdout(text: string): void;
+  writeStderr(text: string): void;
+  /** Ends the process with this status once stdout and stderr are written out, whatever connections are still open. */
+  exit(code: number): void;
+  /** The part that only a run that talks to a CA needs. */
+  load(): Promise<CliRunPlatform>;
+}
+
+/** A built-in http-01 server (--standalone); it listens once started, and close() stops it. */
+export interface StandaloneResponder extends ChallengeResponder {
+  close(): Promise<void>;
+}
+
+export interface CliRunPlatform {
+  isDirectory(path: string): Promise<boolean>;
+  /** mkdir -p; `mode` applies to the folders it creates. */
+  makeDirectories(path: string, mode: number): Promise<void>;
+  /** Temporary file in the same folder, fsync, rename: a crash leaves the old file or the new one, never part of one. */
+  writeFileAtomic(path: string, data: string, mode: number): Promise<void>;
+  removeFileIfExists(path: string): Promise<boolean>;
+  /** A fetch that verifies TLS against the runtime's trust store and sends this User-Agent. */
+  createFetch(userAgent: string): typeof fetch;
+  webrootResponder(dir: string): ChallengeResponder;
+  /** Rejects with "Cannot listen on HOST:PORT for http-01: …" when it cannot listen. */
+  startStandaloneResponder(address: ListenAddress): Promise<StandaloneResponder>;
+  /** -t over standard input and output. */
+  callerResponder(type: CallerChallengeType): ChallengeResponder & { close(): void };
+  /** CAA lookups (RFC 8659): the system's resolvers, or one DNS server given as "host:port". */
+  caaResolver(server?: string): CaaResolver;
+}
+
+/** strerror(3)'s words for the errors a file operation meets, so that Node and Deno, which agree on codes only, say the same. */
+const FILE_ERROR_TEXT: Record<string, string> = {
+  EACCES: 'permission denied',
+  EEXIST: 'file exists',
+  EIO: 'input/output error',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENOENT: 'no such file or directory',
+  ENOSPC: 'no space left on device',
+  ENOTDIR: 'not a directory',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+};
+
+/** Why a file operation failed, e.g. "EISDIR: is a directory"; errors without a known code keep their message. */
+export function fileErrorReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  const text = typeof code === 'string' ? FILE_ERROR_TEXT[code] : undefined;
+  return text ? `${code}: ${text}` : error instanceof Error ? error.message : String(error);
+}
