@@ -26,7 +26,7 @@ const list = (identifiers: Identifier[]) => identifiers.map((identifier) => iden
 export function planRun(
   options: Pick<CliOptions, 'force' | 'expand' | 'revoke'>,
   identifiers: readonly Identifier[],
-  existing: CertificateSummary | undefined,
+  existing: Pick<CertificateSummary, 'notBefore' | 'notAfter' | 'dnsNames' | 'ipAddresses'> | undefined,
   certFile: string,
   now: Date,
 ): Plan {

@@ -80,6 +80,10 @@ function describeEvent(event: FlowEvent): string {
       return `finalizing order ${event.url}`;
     case 'certificate':
       return `certificate ${event.serialHex} valid until ${event.notAfter.toISOString()}`;
+    case 'caa':
+      return event.checked ? `CAA records allow this CA${event.notes.length ? `: ${event.notes.join('; ')}` : ''}` : event.notes.join('; ');
+    case 'replaces-refused':
+      return `warning: the CA refused replaces ${event.replaces} (${event.problem.detail ?? event.problem.type}); ordered without it, so rate limits apply`;
   }
 }
 

@@ -1,47 +1,10 @@
-// ACME Renewal Information (RFC 9773): the certificate identifier, the CA's suggested renewal window, the decision
-// whether to renew now (the lifetime rule when the CA gives no window), and the `replaces` retry for newOrder.
+// ACME Renewal Information (RFC 9773): the certificate identifier, the request for the CA's suggested renewal window
+// and its checks, the decision (core/renewal.ts; the lifetime rule when there is no window), and the `replaces` retry.
 
 import { base64UrlEncode } from './encoding.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError } from './errors.ts';
 import { Transport, type TransportOptions } from './http.ts';
-import { renewalTime } from './renewal.ts';
-import type { CertificateInfo } from './x509.ts';
-
-/** What ARI needs from a parsed certificate. */
-export type AriCertificate = Pick<CertificateInfo, 'serialBytes' | 'authorityKeyIdentifier' | 'notBefore' | 'notAfter'>;
-
-export interface RenewalWindow {
-  start: Date;
-  end: Date;
-}
-
-export interface RenewalInfo {
-  suggestedWindow: RenewalWindow;
-  /** A page the CA wants the user to read, typically about an incident that moved the window (§4.2). */
-  explanationURL?: string;
-  /** When to ask again (§4.3), from the response's Retry-After. */
-  retryAfter?: Date;
-}
-
-export type RenewalReason = 'ari' | 'lifetime';
-
-export interface RenewalDecision {
-  due: boolean;
-  /** The moment renewal becomes due: a point in the CA's window, or the lifetime rule's time. */
-  at: Date;
-  reason: RenewalReason;
-  explanationURL?: string;
-  /** When to ask the CA again, when it gave a window. */
-  nextCheck?: Date;
-}
-
-const MINUTE_MS = 60_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
-/** §4.3: clients bound the polling interval; a minute and a day are the RFC's own examples. */
-const MIN_CHECK_MS = MINUTE_MS;
-const MAX_CHECK_MS = DAY_MS;
-/** Without Retry-After, ask again after six hours, the interval Let's Encrypt sends. */
-const DEFAULT_CHECK_MS = 6 * 60 * MINUTE_MS;
+import { nextRenewalCheck, renewalDecision, type AriCertificate, type RenewalDecision, type RenewalDecisionInput, type RenewalInfo } from './renewal.ts';
 
 /**
  * §4.1: base64url(AKI keyIdentifier) "." base64url(serial), the serial being the INTEGER's content octets with any
@@ -97,62 +60,6 @@ function rfc3339(value: unknown): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-/** §4.2: a uniformly random moment inside the window; `random` returns a number in [0, 1). */
-export function chooseRenewalTime(window: RenewalWindow, random: () => number = Math.random): Date {
-  const start = window.start.getTime();
-  const fraction = Math.min(Math.max(random(), 0), 1);
-  return new Date(start + Math.floor(fraction * (window.end.getTime() - start)));
-}
-
-/**
- * A fraction in [0, 1) fixed by the certificate's serial (FNV-1a). §4.2 asks for a uniformly random time in the
- * window; certbot draws it anew on every run, so each run of a daily cron job rolls the dice again, which pulls
- * renewals toward the window's start and makes the outcome differ between runs. CAs draw serials from at least 64
- * random bits (CA/B Baseline Requirements §7.1), so this is as uniform across certificates as a fresh draw, while one
- * certificate keeps its moment from run to run without a state file. A moved window keeps the same relative spot.
- */
-export function stableFraction(serialBytes: Uint8Array): number {
-  let hash = 0x811c9dc5;
-  for (const byte of serialBytes) hash = Math.imul(hash ^ byte, 0x01000193);
-  return (hash >>> 0) / 2 ** 32;
-}
-
-export interface RenewalDecisionInput {
-  cert: AriCertificate;
-  now?: Date;
-  /** The CA's answer; without it the lifetime rule decides. */
-  renewalInfo?: RenewalInfo;
-  /** Picks the spot in the window; defaults to stableFraction of the serial. */
-  random?: () => number;
-  /**
-   * When the caller will run next, e.g. now + 1 day for a daily cron job. §4.2: if the chosen moment falls before
-   * then, renew now rather than after it, so a short window is not overshot. Never before the window opens.
-   */
-  nextRun?: Date;
-}
-
-export function renewalDecision(input: RenewalDecisionInput): RenewalDecision {
-  const { cert, renewalInfo } = input;
-  const now = input.now ?? new Date();
-  const expired = now.getTime() >= cert.notAfter.getTime();
-  if (!renewalInfo) {
-    const at = renewalTime(cert);
-    return { due: expired || now.getTime() >= at.getTime(), at, reason: 'lifetime' };
-  }
-  const window = renewalInfo.suggestedWindow;
-  const at = chooseRenewalTime(window, input.random ?? (() => stableFraction(cert.serialBytes)));
-  const horizon = Math.max(now.getTime(), input.nextRun?.getTime() ?? 0);
-  const due = expired || now.getTime() >= at.getTime() || (now.getTime() >= window.start.getTime() && at.getTime() < horizon);
-  const decision: RenewalDecision = { due, at, reason: 'ari', nextCheck: nextCheck(now, renewalInfo.retryAfter) };
-  if (renewalInfo.explanationURL) decision.explanationURL = renewalInfo.explanationURL;
-  return decision;
-}
-
-function nextCheck(now: Date, retryAfter: Date | undefined): Date {
-  const wait = retryAfter ? retryAfter.getTime() - now.getTime() : DEFAULT_CHECK_MS;
-  return new Date(now.getTime() + Math.min(Math.max(wait, MIN_CHECK_MS), MAX_CHECK_MS));
-}
-
 export interface CheckRenewalOptions extends Omit<RenewalDecisionInput, 'renewalInfo'> {
   /** The directory's `renewalInfo`; absent when the CA does not offer ARI. */
   renewalInfoUrl?: string;
@@ -164,7 +71,7 @@ export interface CheckRenewalOptions extends Omit<RenewalDecisionInput, 'renewal
 export interface RenewalCheck extends RenewalDecision {
   /** The identifier to send as `replaces` when renewing; absent when the certificate has no AKI. */
   certId?: string;
-  /** Why ARI could not decide, when the CA offers it but the lookup failed; the lifetime rule decided instead. */
+  /** Why ARI could not decide, when the CA offers it but the lookup failed; the lifetime rule decided instead, and nextCheck says when to try again. */
   ariError?: Error;
 }
 
@@ -185,7 +92,8 @@ export async function checkRenewal(options: CheckRenewalOptions): Promise<Renewa
   } catch (error) {
     if ((transport?.signal ?? signal)?.aborted) throw error;
     const check: RenewalCheck = { ...renewalDecision(input), certId, ariError: error as Error };
-    if (error instanceof AcmeError && error.retryAfter) check.nextCheck = nextCheck(input.now ?? new Date(), error.retryAfter);
+    // §4.3: retry later rather than on every run; the CA's Retry-After when it sent one.
+    check.nextCheck = nextRenewalCheck(input.now ?? new Date(), error instanceof AcmeError ? error.retryAfter : undefined);
     return check;
   }
   return { ...renewalDecision({ ...input, renewalInfo }), certId };

@@ -9,6 +9,9 @@ import { createCsr, parseCsr } from './csr.ts';
 import { certificateMatchesKey, type CertificateInfo } from './x509.ts';
 import { pemEncode } from './encoding.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, type Problem } from './errors.ts';
+import { withReplacesFallback } from './ari.ts';
+import { checkCaa, type CaaResolver } from './caa.ts';
+import { checkProfile } from './profiles.ts';
 import {
   authorizationName, type AcmeClient, type Authorization, type AuthorizationStatus, type Challenge, type ChallengeStatus, type ChallengeTask,
   type ChallengeType, type Order,
@@ -26,6 +29,10 @@ export interface ChallengeResponder {
 
 export type FlowEvent =
   | { kind: 'account'; url: string; created: boolean }
+  /** The CAA pre-check ran (`checked`) or could not (the CA lists no caaIdentities); notes say what the user should know. */
+  | { kind: 'caa'; checked: boolean; notes: string[] }
+  /** The CA refused `replaces` (RFC 9773 §5), so the order went in without it and without its rate-limit exemption. */
+  | { kind: 'replaces-refused'; replaces: string; problem: Problem }
   | { kind: 'order'; url: string; identifiers: Identifier[] }
   /** "valid" before any challenge when the CA reuses an earlier authorization, or once the order is ready. */
   | { kind: 'authorization'; identifier: Identifier; wildcard: boolean; status: AuthorizationStatus }
@@ -48,8 +55,12 @@ export interface IssueOptions {
   mustStaple?: boolean;
   /** An issuer CN; an alternate chain that has it wins over the default chain. */
   preferredChain?: string;
+  /** A profile from the directory's meta.profiles; an unknown one fails before the account is created. */
   profile?: string;
+  /** The ARI identifier of the certificate this one renews (RFC 9773 §5); dropped once if the CA refuses it. */
   replaces?: string;
+  /** Looks up CAA records before the order (RFC 8659), so a record that forbids this CA fails early with its name. */
+  caaResolver?: CaaResolver;
   onProgress?: (event: FlowEvent) => void;
 }
 
@@ -94,6 +105,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const emit = options.onProgress ?? (() => {});
   const identifiers = normalizeIdentifiers(options.identifiers);
   if (responder.types.length === 0) throw new TypeError('Cannot issue certificate: the challenge responder answers no challenge type');
+  if (options.profile !== undefined) checkProfile(client.directory, options.profile);
   // The key and CSR steps need no CA, so bad input fails before the first request.
   const { csr, publicJwk } = await requestFor(options, identifiers);
 
@@ -103,11 +115,19 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   }
   const accountUrl = client.accountUrl!;
 
-  const order = await client.newOrder({
+  if (options.caaResolver) {
+    // After the account, so RFC 8657's accounturi can be compared; before the order, so nothing is left pending.
+    const caa = await checkCaa({
+      identifiers, caaIdentities: client.directory.meta.caaIdentities, resolver: options.caaResolver, accountUrl, challengeTypes: responder.types,
+    });
+    emit({ kind: 'caa', checked: caa.checked, notes: caa.notes });
+  }
+
+  const order = await withReplacesFallback(options.replaces, (replaces) => client.newOrder({
     identifiers,
     ...(options.profile !== undefined && { profile: options.profile }),
-    ...(options.replaces !== undefined && { replaces: options.replaces }),
-  });
+    ...(replaces !== undefined && { replaces }),
+  }), (error) => emit({ kind: 'replaces-refused', replaces: options.replaces!, problem: error.problem }));
   emit({ kind: 'order', url: order.url, identifiers: order.identifiers });
 
   let current = order.status === 'pending' ? await authorize(client, order, responder, emit) : order;

@@ -1,7 +1,9 @@
-// When a certificate is due for renewal: a rule that scales with the lifetime, so short-lived certificates
-// (Let's Encrypt's 160-hour `shortlived`, 45-day `tlsserver`) are neither renewed on every run nor left too late.
+// When a certificate is due for renewal: inside the window the CA suggests through ARI (RFC 9773 §4.2), or else by
+// a rule that scales with the lifetime, so short-lived certificates (Let's Encrypt's 160-hour `shortlived`, 45-day
+// `tlsserver`) are neither renewed on every run nor left too late. Pure and small: the CLI's daily run loads it.
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+const MINUTE_MS = 60_000;
+const DAY_MS = 24 * 60 * MINUTE_MS;
 /** acme-client(1)'s fixed window: a long-lived certificate renews 30 days before it expires. */
 const MAX_WINDOW_MS = 30 * DAY_MS;
 
@@ -26,4 +28,98 @@ export function renewalTime(cert: Validity): Date {
 
 export function isRenewalDue(cert: Validity, now: Date = new Date()): boolean {
   return now.getTime() >= renewalTime(cert).getTime();
+}
+
+/** What ARI needs from a certificate: core/x509.ts's CertificateInfo, or core/_der-lite.ts's summary. */
+export interface AriCertificate extends Validity {
+  serialBytes: Uint8Array;
+  authorityKeyIdentifier?: Uint8Array;
+}
+
+export interface RenewalWindow {
+  start: Date;
+  end: Date;
+}
+
+export interface RenewalInfo {
+  suggestedWindow: RenewalWindow;
+  /** A page the CA wants the user to read, typically about an incident that moved the window (RFC 9773 §4.2). */
+  explanationURL?: string;
+  /** When to ask again (RFC 9773 §4.3), from the response's Retry-After. */
+  retryAfter?: Date;
+}
+
+export type RenewalReason = 'ari' | 'lifetime';
+
+export interface RenewalDecision {
+  due: boolean;
+  /** The moment renewal becomes due: a point in the CA's window, or the lifetime rule's time. */
+  at: Date;
+  reason: RenewalReason;
+  explanationURL?: string;
+  /** When to ask the CA again, when it gave a window. */
+  nextCheck?: Date;
+}
+
+/** RFC 9773 §4.3: clients bound the polling interval; a minute and a day are the RFC's own examples. */
+const MIN_CHECK_MS = MINUTE_MS;
+const MAX_CHECK_MS = DAY_MS;
+/** Without Retry-After, ask again after six hours, the interval Let's Encrypt sends. */
+const DEFAULT_CHECK_MS = 6 * 60 * MINUTE_MS;
+
+/** RFC 9773 §4.2: a uniformly random moment inside the window; `random` returns a number in [0, 1). */
+export function chooseRenewalTime(window: RenewalWindow, random: () => number = Math.random): Date {
+  const start = window.start.getTime();
+  const fraction = Math.min(Math.max(random(), 0), 1);
+  return new Date(start + Math.floor(fraction * (window.end.getTime() - start)));
+}
+
+/**
+ * A fraction in [0, 1) fixed by the certificate's serial (FNV-1a). RFC 9773 §4.2 asks for a uniformly random time in the
+ * window; certbot draws it anew on every run, so each run of a daily cron job rolls the dice again, which pulls
+ * renewals toward the window's start and makes the outcome differ between runs. CAs draw serials from at least 64
+ * random bits (CA/B Baseline Requirements §7.1), so this is as uniform across certificates as a fresh draw, while one
+ * certificate keeps its moment from run to run without a state file. A moved window keeps the same relative spot.
+ */
+export function stableFraction(serialBytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of serialBytes) hash = Math.imul(hash ^ byte, 0x01000193);
+  return (hash >>> 0) / 2 ** 32;
+}
+
+export interface RenewalDecisionInput {
+  cert: AriCertificate;
+  now?: Date;
+  /** The CA's answer; without it the lifetime rule decides. */
+  renewalInfo?: RenewalInfo;
+  /** Picks the spot in the window; defaults to stableFraction of the serial. */
+  random?: () => number;
+  /**
+   * When the caller will run next, e.g. now + 1 day for a daily cron job. RFC 9773 §4.2: if the chosen moment falls before
+   * then, renew now rather than after it, so a short window is not overshot. Never before the window opens.
+   */
+  nextRun?: Date;
+}
+
+export function renewalDecision(input: RenewalDecisionInput): RenewalDecision {
+  const { cert, renewalInfo } = input;
+  const now = input.now ?? new Date();
+  const expired = now.getTime() >= cert.notAfter.getTime();
+  if (!renewalInfo) {
+    const at = renewalTime(cert);
+    return { due: expired || now.getTime() >= at.getTime(), at, reason: 'lifetime' };
+  }
+  const window = renewalInfo.suggestedWindow;
+  const at = chooseRenewalTime(window, input.random ?? (() => stableFraction(cert.serialBytes)));
+  const horizon = Math.max(now.getTime(), input.nextRun?.getTime() ?? 0);
+  const due = expired || now.getTime() >= at.getTime() || (now.getTime() >= window.start.getTime() && at.getTime() < horizon);
+  const decision: RenewalDecision = { due, at, reason: 'ari', nextCheck: nextRenewalCheck(now, renewalInfo.retryAfter) };
+  if (renewalInfo.explanationURL) decision.explanationURL = renewalInfo.explanationURL;
+  return decision;
+}
+
+/** When to ask the CA again: its Retry-After, or six hours without one, kept between a minute and a day (§4.3). */
+export function nextRenewalCheck(now: Date, retryAfter: Date | undefined): Date {
+  const wait = retryAfter ? retryAfter.getTime() - now.getTime() : DEFAULT_CHECK_MS;
+  return new Date(now.getTime() + Math.min(Math.max(wait, MIN_CHECK_MS), MAX_CHECK_MS));
 }

@@ -102,9 +102,9 @@ export class VirtualClock {
   };
 }
 
-export function fakeClient(ca: FakeCa, accountKey: AcmeKey, options: Partial<ClientOptions> = {}): { client: AcmeClient; clock: VirtualClock } {
+export function fakeClient(ca: FakeCa, accountKey: AcmeKey, options: Partial<ClientOptions> = {}, directory: object = DIRECTORY): { client: AcmeClient; clock: VirtualClock } {
   const clock = new VirtualClock();
-  const client = new AcmeClient(readDirectory(DIRECTORY, `${CA}/dir`), {
+  const client = new AcmeClient(readDirectory(directory, `${CA}/dir`), {
     accountKey,
     accountUrl: `${CA}/account/1`,
     fetch: ca.fetch,

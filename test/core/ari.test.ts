@@ -1,14 +1,12 @@
 // ARI (RFC 9773): the certificate identifier against the RFC's example, the window choice, the renewal decision,
 // the renewalInfo response checks, and the `replaces` fallback.
 import { assert, assertEquals, assertRejects, assertThrows, test } from '../_harness.ts';
-import {
-  certificateIdentifier, checkRenewal, chooseRenewalTime, fetchRenewalInfo, isReplacesRejected, renewalDecision, stableFraction,
-  withReplacesFallback, type AriCertificate, type RenewalInfo,
-} from '../../core/ari.ts';
+import { certificateIdentifier, checkRenewal, fetchRenewalInfo, isReplacesRejected, withReplacesFallback } from '../../core/ari.ts';
 import { hexDecode, pemDecode } from '../../core/encoding.ts';
 import { AcmeError, UnexpectedResponseError } from '../../core/errors.ts';
-import { renewalTime } from '../../core/renewal.ts';
+import { chooseRenewalTime, renewalDecision, renewalTime, stableFraction, type AriCertificate, type RenewalInfo } from '../../core/renewal.ts';
 import { parseCertificate } from '../../core/x509.ts';
+import { readCertificateSummary } from '../../core/_der-lite.ts';
 
 // RFC 9773 §4.1's example certificate: AKI 69:88:5B:…:C8:D4, serial 0x87654321 (DER content 00 87 65 43 21).
 const RFC9773_CERT = `-----BEGIN CERTIFICATE-----
@@ -43,8 +41,9 @@ test('ari: certificate identifier of RFC 9773 §4.1 from raw AKI and serial', ()
   }), RFC9773_CERT_ID);
 });
 
-test('ari: certificate identifier of RFC 9773 §4.1 from its example certificate', () => {
+test('ari: certificate identifier of RFC 9773 §4.1 from its example certificate, read by asn1js and by the small DER reader', () => {
   assertEquals(certificateIdentifier(parseCertificate(pemDecode(RFC9773_CERT).der)), RFC9773_CERT_ID);
+  assertEquals(certificateIdentifier(readCertificateSummary(pemDecode(RFC9773_CERT).der)), RFC9773_CERT_ID);
 });
 
 test('ari: a certificate without an AKI has no identifier', () => {
@@ -229,6 +228,7 @@ test('ari: checkRenewal falls back to the lifetime rule when the window is inval
   const check = await checkRenewal({ cert: CERT, now: at(61), renewalInfoUrl: RENEWAL_INFO_URL, fetch: fakeFetch({ [ARI_URL]: { body } }) });
   assertEquals([check.reason, check.due], ['lifetime', true]);
   assert(check.ariError instanceof UnexpectedResponseError, 'expected the UnexpectedResponseError');
+  assertEquals(check.nextCheck!.getTime() - at(61).getTime(), 6 * 60 * 60 * 1000, 'without Retry-After, the next check is in six hours');
 });
 
 const acmeError = (status: number, type: string, detail: string) =>

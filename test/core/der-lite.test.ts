@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows, test } from '../_harness.ts';
 import { readCertificateSummary } from '../../core/_der-lite.ts';
-import { pemDecode } from '../../core/encoding.ts';
+import { hexDecode, pemDecode } from '../../core/encoding.ts';
 
 // Made with `openssl req -x509` (OpenSSL 3.0); the expected values are what `openssl x509 -text` printed.
 // SANs DNS, wildcard DNS, IPv4, IPv6 and an email; a UTCTime notBefore and a GeneralizedTime notAfter (after 2049).
@@ -48,6 +48,8 @@ const der = (pem: string) => pemDecode(pem, ['CERTIFICATE']).der;
 
 test('readCertificateSummary: validity in both time forms and every dNSName and iPAddress', () => {
   assertEquals(readCertificateSummary(der(RICH)), {
+    serialBytes: hexDecode('568ba1b8b34a1112d61cc6502bdb7eeb6fbd6b9a'),
+    authorityKeyIdentifier: hexDecode('ef11b07dec2100b1596a4baafae056962dedea52'),
     notBefore: new Date('2026-11-28T22:25:45Z'),
     notAfter: new Date('2126-11-04T22:25:45Z'),
     dnsNames: ['example.com', '*.example.org'],
@@ -56,11 +58,14 @@ test('readCertificateSummary: validity in both time forms and every dNSName and 
 });
 
 test('readCertificateSummary: a critical subjectAltName', () => {
-  assertEquals(readCertificateSummary(der(CRITICAL_SAN)).dnsNames, ['a.example']);
+  const summary = readCertificateSummary(der(CRITICAL_SAN));
+  assertEquals(summary.dnsNames, ['a.example']);
+  assertEquals(summary.authorityKeyIdentifier, hexDecode('ef11b07dec2100b1596a4baafae056962dedea52'));
 });
 
-test('readCertificateSummary: a version 1 certificate has no names', () => {
+test('readCertificateSummary: a version 1 certificate has no names and no AKI', () => {
   assertEquals(readCertificateSummary(der(V1)), {
+    serialBytes: hexDecode('0c2ff4467253809765b6f7bb1b99f2eb2a901a70'),
     notBefore: new Date('2026-11-28T22:25:48Z'),
     notAfter: new Date('2026-11-30T22:25:48Z'),
     dnsNames: [],
@@ -77,6 +82,9 @@ test('readCertificateSummary: damaged DER is refused with a SyntaxError', () => 
     ['non-minimal length', new Uint8Array([0x30, 0x81, 0x01, 0x05]), 'not minimal'],
     ['not a SEQUENCE', new Uint8Array([0x04, 0x00]), 'not one DER SEQUENCE'],
     ['empty SEQUENCE', new Uint8Array([0x30, 0x00]), 'tbsCertificate is missing'],
+    // tbsCertificate { version [0] { 2 }, serialNumber BOOLEAN } and { version, INTEGER with no octets }
+    ['serial not an INTEGER', new Uint8Array([0x30, 0x09, 0x30, 0x07, 0xa0, 0x03, 0x02, 0x01, 0x02, 0x01, 0x00]), 'serialNumber is missing or has the wrong type'],
+    ['empty serial', new Uint8Array([0x30, 0x09, 0x30, 0x07, 0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x00]), 'serialNumber is empty'],
   ];
   for (const [, bytes, message] of cases) assertThrows(() => readCertificateSummary(bytes), SyntaxError, message);
 });

@@ -2,7 +2,7 @@
 // the failed-challenge error, chain selection, and the refusal of a certificate that is not ours.
 
 import { assert, assertEquals, assertRejects, test } from '../_harness.ts';
-import { CA, FakeCa, fakeClient, type Recorded, type Reply } from './_fake-ca.ts';
+import { CA, DIRECTORY, FakeCa, fakeClient, type Recorded, type Reply } from './_fake-ca.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError, type Problem } from '../../core/errors.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../../core/flow.ts';
 import type { ChallengeTask, ChallengeType } from '../../core/client.ts';
@@ -10,6 +10,7 @@ import { generateKey } from '../../core/keys.ts';
 import { importKey } from '../../core/key-pem.ts';
 import { createCsr, parseCsr } from '../../core/csr.ts';
 import { base64UrlDecode } from '../../core/encoding.ts';
+import { CaaError, type CaaRecord, type CaaResolver } from '../../core/caa.ts';
 
 // openssl: two EC roots "Fixture Root A" and "Fixture Root B", and one P-256 leaf key certified by each for
 // DNS:a.example.com, DNS:b.example.com (serials 0a0b0caa and 0a0b0cbb).
@@ -69,6 +70,8 @@ hUZ9AH1Q8Jz5Gw==
 `;
 const NAMES = ['a.example.com', 'b.example.com'];
 const TOKEN = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
+/** Boulder's words for a `replaces` naming a certificate it does not know (RFC 9773 §5). */
+const REPLACES_REFUSAL = 'Could not validate ARI \'replaces\' field :: request included `replaces` field, but no current certificate with serial "0a0b0caa" exists';
 
 interface Script {
   /** Authorizations the CA already holds as valid (§7.1.4 reuse). */
@@ -78,6 +81,8 @@ interface Script {
   token?: string;
   /** Names in the order (default NAMES); the fixture certificate is for NAMES whatever is ordered. */
   ordered?: string[];
+  /** Refuse a newOrder that carries `replaces`, as Boulder does for a certificate it does not know. */
+  refuseReplaces?: boolean;
 }
 
 /** A CA that walks one order through §7.1's states, answering each name's http-01 and dns-01 challenges. */
@@ -106,6 +111,9 @@ function scriptedCa(script: Script = {}): FakeCa {
   return new FakeCa((request: Recorded): Reply => {
     const path = request.url.slice(CA.length);
     if (path === '/new-account') return { status: 201, body: { status: 'valid' }, headers: { location: `${CA}/account/1` } };
+    if (path === '/new-order' && script.refuseReplaces && (request.payload as { replaces?: string }).replaces !== undefined) {
+      return { status: 404, body: { type: ACME_ERROR.malformed, detail: REPLACES_REFUSAL, status: 404 } };
+    }
     if (path === '/new-order') return { ...order(), status: 201, headers: { location: `${CA}/order/1` } };
     if (path === '/order/1') return order();
     if (path === '/order/1/finalize') {
@@ -151,9 +159,9 @@ function recordingResponder(types: ChallengeType[] = ['http-01'], faults: { pres
   };
 }
 
-async function setup(script?: Script) {
+async function setup(script?: Script, directory?: object) {
   const ca = scriptedCa(script);
-  const { client, clock } = fakeClient(ca, await generateKey('ec256'), { accountUrl: undefined });
+  const { client, clock } = fakeClient(ca, await generateKey('ec256'), { accountUrl: undefined }, directory);
   return { ca, client, clock, certificateKey: await importKey(LEAF_KEY) };
 }
 
@@ -300,4 +308,79 @@ test('flow: a CSR the user brings is used as it is, and must name the same ident
     'the CSR does not ask for OCSP must-staple');
   await assertRejects(() => issueCertificate({ client: fresh.client, identifiers: ['bad name!'], certificateKey, responder: recordingResponder() }), RangeError, 'Invalid name "bad name!"');
   assertEquals(fresh.ca.requests, [], 'bad input makes no request');
+});
+
+test('flow: an unknown profile is refused before any request, listing the CA\'s profiles', async () => {
+  const { ca, client, certificateKey } = await setup();
+  await assertRejects(() => issueCertificate({ client, identifiers: NAMES, certificateKey, responder: recordingResponder(), profile: 'tlsserver' }), RangeError,
+    'Unknown profile "tlsserver": the CA offers classic (The usual), shortlived (Six days)');
+  assertEquals(ca.requests, [], 'no account is created for an order that cannot be made');
+  await issueCertificate({ client, identifiers: NAMES, certificateKey, responder: recordingResponder(), profile: 'shortlived' });
+  assertEquals((ca.requests.find((r) => r.url.endsWith('/new-order'))!.payload as { profile?: string }).profile, 'shortlived');
+});
+
+test('flow: replaces goes into newOrder; refused, the order is made once more without it and the refusal is an event', async () => {
+  const replaces = 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE';
+  const sent = (ca: { requests: Recorded[] }) =>
+    ca.requests.filter((r) => r.url.endsWith('/new-order')).map((r) => (r.payload as { replaces?: string }).replaces ?? 'none');
+
+  const accepted = await setup();
+  await issueCertificate({ client: accepted.client, identifiers: NAMES, certificateKey: accepted.certificateKey, responder: recordingResponder(), replaces });
+  assertEquals(sent(accepted.ca), [replaces]);
+
+  const refused = await setup({ refuseReplaces: true });
+  const events: FlowEvent[] = [];
+  const issued = await issueCertificate({
+    client: refused.client, identifiers: NAMES, certificateKey: refused.certificateKey, responder: recordingResponder(), replaces, onProgress: (e) => events.push(e),
+  });
+  assertEquals(issued.certificate.serialHex, '0a0b0caa');
+  assertEquals(sent(refused.ca), [replaces, 'none']);
+  assertEquals(events.filter((e) => e.kind === 'replaces-refused'), [
+    { kind: 'replaces-refused', replaces, problem: { type: ACME_ERROR.malformed, detail: REPLACES_REFUSAL, status: 404 } },
+  ]);
+});
+
+/** A CaaResolver over a fixed table of record sets, recording each name it was asked about. */
+function tableResolver(table: Record<string, CaaRecord[]>): CaaResolver & { asked: string[] } {
+  const asked: string[] = [];
+  return { asked, caa: async (name) => (asked.push(name), table[name] ?? []) };
+}
+
+const CAA_DIRECTORY = { ...DIRECTORY, meta: { ...DIRECTORY.meta, caaIdentities: ['ca.test'] } };
+
+test('flow: the CAA pre-check refuses after the account and before the order, naming the record', async () => {
+  const { ca, client, certificateKey } = await setup({}, CAA_DIRECTORY);
+  const caaResolver = tableResolver({ 'example.com': [{ flags: 0, tag: 'issue', value: 'other.ca' }] });
+  await assertRejects(() => issueCertificate({ client, identifiers: NAMES, certificateKey, responder: recordingResponder(), caaResolver }), CaaError,
+    'CAA record 0 issue "other.ca" on example.com forbids issuance for a.example.com by this CA (caaIdentities: ca.test)');
+  assertEquals(ca.calls, ['HEAD /nonce', 'POST /new-account']);
+});
+
+test('flow: the CAA pre-check sees the account URL and the responder\'s types, and its notes are an event', async () => {
+  const { ca, client, certificateKey } = await setup({}, CAA_DIRECTORY);
+  // RFC 8657: this account and http-01 are allowed; b.example.com's lookup fails, which the CA will judge itself.
+  const caaResolver: CaaResolver = {
+    async caa(name) {
+      if (name === 'b.example.com') throw new Error('SERVFAIL');
+      return name === 'example.com' ? [{ flags: 0, tag: 'issue', value: `ca.test; accounturi=${CA}/account/1; validationmethods=http-01` }] : [];
+    },
+  };
+  const events: FlowEvent[] = [];
+  await issueCertificate({ client, identifiers: NAMES, certificateKey, responder: recordingResponder(), caaResolver, onProgress: (e) => events.push(e) });
+  assertEquals(events.filter((e) => e.kind === 'caa'), [
+    { kind: 'caa', checked: true, notes: ['CAA lookup for b.example.com failed (SERVFAIL); the CA will check it itself'] },
+  ]);
+  assertEquals(ca.calls.slice(0, 3), ['HEAD /nonce', 'POST /new-account', 'POST /new-order']);
+
+  const dns01Only = await setup({}, CAA_DIRECTORY);
+  const methods = tableResolver({ 'example.com': [{ flags: 0, tag: 'issue', value: 'ca.test; validationmethods=dns-01' }] });
+  await assertRejects(() => issueCertificate({ client: dns01Only.client, identifiers: NAMES, certificateKey, responder: recordingResponder(), caaResolver: methods }), CaaError,
+    'validationmethods dns-01 allows none of http-01');
+
+  const noIdentities = await setup();
+  const unused = tableResolver({});
+  const heard: FlowEvent[] = [];
+  await issueCertificate({ client: noIdentities.client, identifiers: NAMES, certificateKey, responder: recordingResponder(), caaResolver: unused, onProgress: (e) => heard.push(e) });
+  assertEquals(unused.asked, []);
+  assertEquals(heard.find((e) => e.kind === 'caa'), { kind: 'caa', checked: false, notes: ['The CA lists no caaIdentities in its directory, so CAA records were not checked'] });
 });
