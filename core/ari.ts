@@ -1,21 +1,11 @@
-// ACME Renewal Information (RFC 9773): the certificate identifier, the request for the CA's suggested renewal window
-// and its checks, the decision (core/renewal.ts; the lifetime rule when there is no window), and the `replaces` retry.
+// ACME Renewal Information (RFC 9773): the request for the CA's suggested renewal window and its checks, the
+// decision that falls back to the lifetime rule, and the `replaces` retry (the identifier and the timing: core/renewal.ts).
 
-import { base64UrlEncode } from './encoding.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError } from './errors.ts';
 import { Transport, type TransportOptions } from './http.ts';
-import { nextRenewalCheck, renewalDecision, type AriCertificate, type RenewalDecision, type RenewalDecisionInput, type RenewalInfo } from './renewal.ts';
-
-/**
- * §4.1: base64url(AKI keyIdentifier) "." base64url(serial), the serial being the INTEGER's content octets with any
- * leading zero byte, as DER encodes them. The same string goes into newOrder's `replaces` (§5).
- */
-export function certificateIdentifier(cert: Pick<AriCertificate, 'serialBytes' | 'authorityKeyIdentifier'>): string {
-  if (!cert.authorityKeyIdentifier || cert.authorityKeyIdentifier.length === 0) {
-    throw new RangeError('Cannot compute the ARI certificate identifier: the certificate has no authority key identifier (RFC 9773 §4.1)');
-  }
-  return `${base64UrlEncode(cert.authorityKeyIdentifier)}.${base64UrlEncode(cert.serialBytes)}`;
-}
+import {
+  certificateIdentifier, nextRenewalCheck, renewalDecision, type RenewalDecision, type RenewalDecisionInput, type RenewalInfo,
+} from './renewal.ts';
 
 export interface FetchRenewalInfoOptions extends TransportOptions {
   /** The ACME client's transport, so the request shares its fetch, trace and clock. */
@@ -71,6 +61,8 @@ export interface CheckRenewalOptions extends Omit<RenewalDecisionInput, 'renewal
 export interface RenewalCheck extends RenewalDecision {
   /** The identifier to send as `replaces` when renewing; absent when the certificate has no AKI. */
   certId?: string;
+  /** The CA's answer that decided, for a caller that keeps it until `nextCheck`. */
+  renewalInfo?: RenewalInfo;
   /** Why ARI could not decide, when the CA offers it but the lookup failed; the lifetime rule decided instead, and nextCheck says when to try again. */
   ariError?: Error;
 }
@@ -96,7 +88,7 @@ export async function checkRenewal(options: CheckRenewalOptions): Promise<Renewa
     check.nextCheck = nextRenewalCheck(input.now ?? new Date(), error instanceof AcmeError ? error.retryAfter : undefined);
     return check;
   }
-  return { ...renewalDecision({ ...input, renewalInfo }), certId };
+  return { ...renewalDecision({ ...input, renewalInfo }), certId, renewalInfo };
 }
 
 /**

@@ -2,6 +2,8 @@
 // a rule that scales with the lifetime, so short-lived certificates (Let's Encrypt's 160-hour `shortlived`, 45-day
 // `tlsserver`) are neither renewed on every run nor left too late. Pure and small: the CLI's daily run loads it.
 
+import { base64UrlEncode } from './encoding.ts';
+
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 /** acme-client(1)'s fixed window: a long-lived certificate renews 30 days before it expires. */
@@ -34,6 +36,17 @@ export function isRenewalDue(cert: Validity, now: Date = new Date()): boolean {
 export interface AriCertificate extends Validity {
   serialBytes: Uint8Array;
   authorityKeyIdentifier?: Uint8Array;
+}
+
+/**
+ * RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial), the serial being the INTEGER's content octets with any
+ * leading zero byte, as DER encodes them. The same string goes into newOrder's `replaces` (RFC 9773 §5).
+ */
+export function certificateIdentifier(cert: Pick<AriCertificate, 'serialBytes' | 'authorityKeyIdentifier'>): string {
+  if (!cert.authorityKeyIdentifier || cert.authorityKeyIdentifier.length === 0) {
+    throw new RangeError('Cannot compute the ARI certificate identifier: the certificate has no authority key identifier (RFC 9773 §4.1)');
+  }
+  return `${base64UrlEncode(cert.authorityKeyIdentifier)}.${base64UrlEncode(cert.serialBytes)}`;
 }
 
 export interface RenewalWindow {

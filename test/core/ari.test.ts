@@ -1,10 +1,12 @@
 // ARI (RFC 9773): the certificate identifier against the RFC's example, the window choice, the renewal decision,
 // the renewalInfo response checks, and the `replaces` fallback.
 import { assert, assertEquals, assertRejects, assertThrows, test } from '../_harness.ts';
-import { certificateIdentifier, checkRenewal, fetchRenewalInfo, isReplacesRejected, withReplacesFallback } from '../../core/ari.ts';
+import { checkRenewal, fetchRenewalInfo, isReplacesRejected, withReplacesFallback } from '../../core/ari.ts';
 import { hexDecode, pemDecode } from '../../core/encoding.ts';
 import { AcmeError, UnexpectedResponseError } from '../../core/errors.ts';
-import { chooseRenewalTime, renewalDecision, renewalTime, stableFraction, type AriCertificate, type RenewalInfo } from '../../core/renewal.ts';
+import {
+  certificateIdentifier, chooseRenewalTime, renewalDecision, renewalTime, stableFraction, type AriCertificate, type RenewalInfo,
+} from '../../core/renewal.ts';
 import { parseCertificate } from '../../core/x509.ts';
 import { readCertificateSummary } from '../../core/_der-lite.ts';
 
@@ -193,6 +195,7 @@ test('ari: checkRenewal uses the CA\'s window and returns the identifier for rep
   assertEquals(check.due, true);
   assertEquals(check.certId, CERT_ID);
   assertEquals(check.explanationURL, 'https://ca.example/why');
+  assertEquals(check.renewalInfo, { suggestedWindow: { start: new Date('2025-07-31T00:00:00Z'), end: new Date('2025-08-02T00:00:00Z') }, explanationURL: 'https://ca.example/why' });
   assertEquals(check.ariError, undefined);
 });
 
