@@ -3,6 +3,7 @@
 
 import { KEY_TYPES, type KeyType } from '../core/engine.ts';
 import { isBase64Url } from '../core/encoding.ts';
+import { ipToBytes } from '../core/names.ts';
 
 /** Challenge types a caller can answer under -t: it sets up the file or TXT record from the printed key authorization. */
 export const CALLER_CHALLENGE_TYPES = ['http-01', 'dns-01'] as const;
@@ -39,6 +40,18 @@ export interface CliOptions {
   eabHmacKey?: string;
   preferredChain?: string;
   standalone?: ListenAddress;
+  /** draft-ietf-acme-profiles: the profile to ask for; it must be one the CA lists. */
+  profile?: string;
+  /** The CAA pre-check (RFC 8659) before each order; --no-caa-check turns it off. */
+  caaCheck: boolean;
+  /** The DNS server for the CAA pre-check, "ADDR" or "ADDR:PORT" ("[ADDR]:PORT" for IPv6); the system's by default. */
+  dnsServer?: string;
+  /** --renew-all: every certificate under the tree (the operand, default /etc/ssl/acme) laid out as -m does. */
+  renewAll: boolean;
+  /** --renew-list FILE: every domain set listed in FILE, one per line, in the -m layout under the tree. */
+  renewList?: string;
+  /** How many sets --renew-all or --renew-list work on at once (--jobs); DEFAULT_JOBS when not given. */
+  jobs?: number;
   help: boolean;
   version: boolean;
   names: string[];
@@ -69,6 +82,12 @@ export const HELP = `${USAGE}
   --eab-kid ID --eab-hmac-key KEY   external account binding
   --preferred-chain CN      pick the chain whose root has this issuer CN
   --standalone [ADDR:]PORT  answer http-01 with a built-in server
+  --profile NAME            certificate profile the CA lists (Let's Encrypt: classic, tlsserver, shortlived)
+  --no-caa-check            skip the CAA record check before ordering
+  --dns-server ADDR[:PORT]  DNS server for the CAA check (default: the system's)
+  --renew-all [DIR]         renew every certificate under DIR (default /etc/ssl/acme), laid out as by -m
+  --renew-list FILE [DIR]   renew every set in FILE ("domain [altnames...]" per line) in that layout
+  --jobs N                  sets worked on at once by --renew-all and --renew-list (default 4)
   --help, --version
 Exit status: 0 certificate changed, 2 nothing to do, 1 failure.`;
 
@@ -79,11 +98,32 @@ const BOOLEAN_FLAGS: Record<string, keyof CliOptions> = {
 const VALUE_FLAGS: Record<string, 'agreement' | 'challengeDir' | 'certDir' | 'accountKey' | 'domainKey' | 'challengeType'> = {
   a: 'agreement', C: 'challengeDir', c: 'certDir', f: 'accountKey', k: 'domainKey', t: 'challengeType',
 };
-const LONG_VALUE_OPTIONS = ['directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone'] as const;
+const LONG_VALUE_OPTIONS = [
+  'directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone', 'profile', 'dns-server', 'renew-list', 'jobs',
+] as const;
+/** Long options without a value, and the option each one sets. */
+const LONG_FLAGS: Record<string, (options: CliOptions) => void> = {
+  help: (options) => (options.help = true),
+  version: (options) => (options.version = true),
+  'no-caa-check': (options) => (options.caaCheck = false),
+  'renew-all': (options) => (options.renewAll = true),
+};
+export const DEFAULT_JOBS = 4;
+const MAX_JOBS = 64;
 type LongValueOption = (typeof LONG_VALUE_OPTIONS)[number];
+
+/** Long options whose value is taken as it is, and the option each one sets. */
+const VERBATIM_LONG_OPTIONS: Partial<Record<LongValueOption, 'eabKid' | 'preferredChain' | 'profile' | 'renewList'>> = {
+  'eab-kid': 'eabKid', 'preferred-chain': 'preferredChain', profile: 'profile', 'renew-list': 'renewList',
+};
 
 function setLong(options: CliOptions, name: LongValueOption, value: string): void {
   if (value === '') throw new RangeError(`--${name} needs a non-empty value`);
+  const verbatim = VERBATIM_LONG_OPTIONS[name];
+  if (verbatim) {
+    options[verbatim] = value;
+    return;
+  }
   switch (name) {
     case 'directory': {
       let url: URL;
@@ -105,21 +145,37 @@ function setLong(options: CliOptions, name: LongValueOption, value: string): voi
       if (!(KEY_TYPES as readonly string[]).includes(value)) throw new RangeError(`--key-type ${JSON.stringify(value)} is not one of ${KEY_TYPES.join(', ')}`);
       options.keyType = value as KeyType;
       break;
-    case 'eab-kid':
-      options.eabKid = value;
-      break;
     case 'eab-hmac-key':
       // RFC 8555 §7.3.4: the CA hands out the MAC key base64url-encoded.
       if (!isBase64Url(value)) throw new RangeError('--eab-hmac-key is not base64url, as the CA hands it out');
       options.eabHmacKey = value;
       break;
-    case 'preferred-chain':
-      options.preferredChain = value;
-      break;
     case 'standalone':
       options.standalone = parseListenAddress(value);
       break;
+    case 'dns-server':
+      options.dnsServer = parseDnsServer(value);
+      break;
+    case 'jobs':
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_JOBS) throw new RangeError(`--jobs ${JSON.stringify(value)} is not a number from 1 to ${MAX_JOBS}`);
+      options.jobs = Number(value);
+      break;
   }
+}
+
+/** ADDR, ADDR:PORT or [IPv6]:PORT, as Node's and Deno's resolvers take a server; returned as given once checked. */
+export function parseDnsServer(text: string): string {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([0-9.]+)(?::(\d{1,5}))?|([0-9a-fA-F:.]*:[0-9a-fA-F:.]*))$/.exec(text);
+  const address = match?.[1] ?? match?.[3] ?? match?.[5];
+  const port = match?.[2] ?? match?.[4];
+  let valid = address !== undefined && (port === undefined || (Number(port) >= 1 && Number(port) <= 65535));
+  try {
+    if (valid) ipToBytes(address!);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new RangeError(`--dns-server ${JSON.stringify(text)} is not an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53`);
+  return text;
 }
 
 /** [ADDR:]PORT, where an IPv6 ADDR is written in brackets as in a URL: [::1]:80. */
@@ -148,7 +204,8 @@ function setValue(options: CliOptions, flag: string, value: string): void {
 export function parseArgs(argv: readonly string[]): CliOptions {
   const options: CliOptions = {
     backup: false, expand: false, force: false, multiple: false, createAccountKey: false, createDomainKey: false,
-    mustStaple: false, revoke: false, staging: false, verbosity: 0, keyType: 'rsa4096', help: false, version: false, names: [],
+    mustStaple: false, revoke: false, staging: false, verbosity: 0, keyType: 'rsa4096', caaCheck: true, renewAll: false,
+    help: false, version: false, names: [],
   };
   let index = 0;
   let dashDash = false;
@@ -161,9 +218,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     }
     if (arg.startsWith('--')) {
       const [name, inline] = arg.includes('=') ? [arg.slice(2, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg.slice(2), undefined];
-      if (name === 'help' || name === 'version') {
+      if (name in LONG_FLAGS) {
         if (inline !== undefined) throw new TypeError(`--${name} takes no value`);
-        options[name] = true;
+        LONG_FLAGS[name]!(options);
       } else if ((LONG_VALUE_OPTIONS as readonly string[]).includes(name)) {
         const value = inline ?? argv[++index];
         if (value === undefined) throw new TypeError(`--${name} needs a value`);
@@ -194,7 +251,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   }
   options.names = argv.slice(index);
   if (options.help || options.version) return options;
-  if (options.names.length === 0) throw new TypeError(`no domain given; ${USAGE}`);
+  const many = options.renewAll || options.renewList !== undefined;
+  if (options.names.length === 0 && !many) throw new TypeError(`no domain given; ${USAGE}`);
   // getopt stops at the first operand, so a flag after a name would otherwise surface as a bad name.
   const late = dashDash ? undefined : options.names.find((name) => name.startsWith('-') && name !== '-');
   if (late) throw new TypeError(`option ${late} comes after the domain names: options go first`);
@@ -206,4 +264,15 @@ function checkCombinations(options: CliOptions): void {
   if ((options.eabKid === undefined) !== (options.eabHmacKey === undefined)) throw new TypeError('--eab-kid and --eab-hmac-key go together');
   if (options.staging && options.directory) throw new TypeError('-s and --directory both choose the CA: give one');
   if (options.challengeType && options.standalone) throw new TypeError('-t and --standalone both answer the challenges: give one');
+  const many = options.renewAll ? '--renew-all' : options.renewList !== undefined ? '--renew-list' : undefined;
+  if (!many) {
+    if (options.jobs !== undefined) throw new TypeError('--jobs is for --renew-all and --renew-list');
+    return;
+  }
+  if (options.renewAll && options.renewList !== undefined) throw new TypeError('--renew-all and --renew-list both choose the sets: give one');
+  if (options.names.length > 1) throw new TypeError(`${many} takes one directory at most, the tree the certificates are in, not domain names`);
+  // Each set has its own files in the tree, and -t's questions would interleave between sets.
+  for (const [given, flag] of [[options.certDir, '-c'], [options.domainKey, '-k'], [options.revoke || undefined, '-r'], [options.challengeType, '-t']] as const) {
+    if (given !== undefined) throw new TypeError(`${many} cannot be combined with ${flag}`);
+  }
 }

@@ -1,19 +1,22 @@
 // acme-client in any runtime, over the platform its entry hands in. It decides from the files alone whether
-// anything is due, so the daily cron run that finds nothing to do (exit 2) loads only argument parsing, the
-// renewal rule and a small DER reader; the protocol, keys, CSR code and the platform's servers and fetch come in
-// by dynamic import only when a certificate has to change.
+// anything is due (cert.pem, and the CA's last renewal window in renewal-info.json while its Retry-After holds), so
+// the daily cron run that finds nothing to do (exit 2) loads only argument parsing, the renewal rule and a small DER
+// reader; the protocol, keys, CSR code and the platform's servers and fetch come in by dynamic import only when a
+// certificate has to change or the CA has to be asked for its window.
 
 import { readCertificateSummary, type CertificateSummary } from '../core/_der-lite.ts';
 import { pemDecodeAll } from '../core/encoding.ts';
-import { normalizeIdentifiers } from '../core/names.ts';
-import { HELP, parseArgs } from './args.ts';
-import { resolvePaths } from './defaults.ts';
-import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun } from './plan.ts';
+import type { ChallengeResponder } from '../core/flow.ts';
+import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
+import { HELP, parseArgs, type CliOptions } from './args.ts';
+import { resolvePaths, type CliPaths } from './defaults.ts';
+import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun, type Plan } from './plan.ts';
 import { fileErrorReason, type CliPlatform } from './platform.ts';
+import { scheduleRenewal } from './renewal-info.ts';
 import { VERSION } from './version.ts';
 
 /** The certificate in cert.pem, or undefined when there is none yet. */
-function readCurrentCertificate(platform: CliPlatform, file: string): CertificateSummary | undefined {
+export function readCurrentCertificate(platform: CliPlatform, file: string): CertificateSummary | undefined {
   let text: string | undefined;
   try {
     text = platform.readTextFile(file);
@@ -40,18 +43,34 @@ async function main(platform: CliPlatform): Promise<number> {
     platform.writeStdout(`acme-client ${VERSION}\n`);
     return EXIT_CHANGED;
   }
+  if (options.renewAll || options.renewList !== undefined) {
+    const { renewMany } = await import('./renew-many.ts');
+    return renewMany(platform, options);
+  }
   const identifiers = normalizeIdentifiers(options.names);
-  const paths = resolvePaths(options, identifiers[0]!.value);
+  return (await processSet(platform, options, identifiers, resolvePaths(options, identifiers[0]!.value))).code;
+}
+
+/**
+ * One domain set, from its files to its exit status: the plan, the CA's renewal window, and the run when a
+ * certificate changes. `responder` is one that several sets share (--renew-all); the set then leaves it open.
+ */
+export async function processSet(
+  platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, responder?: ChallengeResponder,
+): Promise<{ code: number; plan: Plan }> {
+  const now = new Date();
   const existing = readCurrentCertificate(platform, paths.cert);
-  const plan = planRun(options, identifiers, existing, paths.cert, new Date());
+  let plan = planRun(options, identifiers, existing, paths.cert, now);
+  if (existing) plan = await scheduleRenewal(platform, options, existing, paths, plan, now);
   if (plan.action === 'unchanged') {
     if (options.verbosity) {
-      platform.writeStderr(`acme-client: ${paths.cert} is valid until ${plan.notAfter.toISOString()}; renewal is due from ${plan.renewAt.toISOString()}\n`);
+      platform.writeStderr(`acme-client: ${paths.cert} is valid until ${plan.notAfter.toISOString()}; renewal is due from ${plan.renewAt.toISOString()}`
+        + `${plan.why ? ` (${plan.why})` : ''}\n`);
     }
-    return EXIT_UNCHANGED;
+    return { code: EXIT_UNCHANGED, plan };
   }
   const [{ run }, runPlatform] = await Promise.all([import('./run.ts'), platform.load()]);
-  return run({ options, identifiers, paths, plan }, { ...platform, ...runPlatform });
+  return { code: await run({ options, identifiers, paths, plan, ...(responder && { responder }) }, { ...platform, ...runPlatform }), plan };
 }
 
 /** Runs acme-client with the platform's arguments and ends the process with its exit status. */

@@ -1,4 +1,4 @@
-// acme-client(1)'s default files and CA, and -m's rule for per-domain paths.
+// acme-client(1)'s default files and CA, and -m's rule for per-domain paths (which --renew-all's tree follows).
 
 import { joinPath } from '../adapters/_path.ts';
 import type { CliOptions } from './args.ts';
@@ -10,6 +10,8 @@ export const DEFAULT_CHALLENGE_DIR = '/var/www/acme';
 export const DEFAULT_CERT_DIR = '/etc/ssl/acme';
 export const DEFAULT_DOMAIN_KEY = '/etc/ssl/acme/private/privkey.pem';
 export const DEFAULT_ACCOUNT_KEY = '/etc/acme/privkey.pem';
+/** Beside cert.pem: the CA's last renewal information for it (cli/renewal-info.ts). */
+export const RENEWAL_INFO_FILE = 'renewal-info.json';
 
 export interface CliPaths {
   challengeDir: string;
@@ -19,14 +21,18 @@ export interface CliPaths {
   cert: string;
   chain: string;
   fullchain: string;
+  renewalInfo: string;
   /** Directories that -m put the domain into; only these may be created when missing (besides new keys' folders). */
   perDomainDirs: string[];
 }
 
 type PathOptions = Pick<CliOptions, 'multiple' | 'challengeDir' | 'certDir' | 'accountKey' | 'domainKey'>;
 
-/** -m appends the domain to each default that was not overridden, but never to the challenge directory. */
-export function resolvePaths(options: PathOptions, domain: string): CliPaths {
+/**
+ * -m appends the domain to each default that was not overridden, but never to the challenge directory. `tree`
+ * stands for /etc/ssl/acme in the certificate and domain key defaults (--renew-all DIR).
+ */
+export function resolvePaths(options: PathOptions, domain: string, tree = DEFAULT_CERT_DIR): CliPaths {
   const perDomainDirs: string[] = [];
   const perDomain = (file: string | undefined, fallback: string, isDirectory: boolean): string => {
     if (file !== undefined) return file;
@@ -35,15 +41,16 @@ export function resolvePaths(options: PathOptions, domain: string): CliPaths {
     perDomainDirs.push(dir);
     return isDirectory ? dir : joinPath(dir, 'privkey.pem');
   };
-  const certDir = perDomain(options.certDir, DEFAULT_CERT_DIR, true);
+  const certDir = perDomain(options.certDir, tree, true);
   return {
     challengeDir: options.challengeDir ?? DEFAULT_CHALLENGE_DIR,
     certDir,
-    domainKey: perDomain(options.domainKey, DEFAULT_DOMAIN_KEY, false),
+    domainKey: perDomain(options.domainKey, tree === DEFAULT_CERT_DIR ? DEFAULT_DOMAIN_KEY : joinPath(tree, 'private', 'privkey.pem'), false),
     accountKey: perDomain(options.accountKey, DEFAULT_ACCOUNT_KEY, false),
     cert: joinPath(certDir, 'cert.pem'),
     chain: joinPath(certDir, 'chain.pem'),
     fullchain: joinPath(certDir, 'fullchain.pem'),
+    renewalInfo: joinPath(certDir, RENEWAL_INFO_FILE),
     perDomainDirs,
   };
 }

@@ -7,9 +7,10 @@ import { runCommand } from './command.ts';
 import type { CliRunPlatform } from './platform.ts';
 
 async function loadNodePlatform(): Promise<CliRunPlatform> {
-  const [node, { nodeCaaResolver }] = await Promise.all([import('../adapters/node.ts'), import('../adapters/node-dns.ts')]);
+  const [node, { nodeCaaResolver }, { readdir }] = await Promise.all([import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('node:fs/promises')]);
   return {
     ...node,
+    listDirectory: (path) => readdir(path),
     createFetch: node.createNodeFetch,
     callerResponder: (type) => node.callerResponder(type),
     caaResolver: nodeCaaResolver,

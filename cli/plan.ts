@@ -13,8 +13,13 @@ export const EXIT_UNCHANGED = 2;
 
 export type Plan =
   | { action: 'issue' }
-  | { action: 'renew'; reason: string }
-  | { action: 'unchanged'; renewAt: Date; notAfter: Date }
+  /**
+   * `renewAt` is set when the time made it due (then the CA's renewal window may still move it, cli/renewal-info.ts),
+   * `replaces` when the CA can count the order as the renewal of the certificate (RFC 9773 §5).
+   */
+  | { action: 'renew'; reason: string; renewAt?: Date; replaces?: string }
+  /** `why`: what set renewAt when it was not the lifetime rule alone, e.g. the CA's window. */
+  | { action: 'unchanged'; renewAt: Date; notAfter: Date; why?: string }
   | { action: 'revoke' };
 
 const list = (identifiers: Identifier[]) => identifiers.map((identifier) => identifier.value).join(', ');
@@ -43,6 +48,6 @@ export function planRun(
   if (added.length) return { action: 'renew', reason: `adding ${list(added)}` };
   if (options.force) return { action: 'renew', reason: 'forced by -F' };
   const renewAt = renewalTime(existing);
-  if (now >= renewAt) return { action: 'renew', reason: `due since ${renewAt.toISOString()}` };
+  if (now >= renewAt) return { action: 'renew', reason: `due since ${renewAt.toISOString()}`, renewAt };
   return { action: 'unchanged', renewAt, notAfter: existing.notAfter };
 }

@@ -31,6 +31,8 @@ export interface StandaloneResponder extends ChallengeResponder {
 
 export interface CliRunPlatform {
   isDirectory(path: string): Promise<boolean>;
+  /** The names in a folder (--renew-all reads the tree). */
+  listDirectory(path: string): Promise<string[]>;
   /** mkdir -p; `mode` applies to the folders it creates. */
   makeDirectories(path: string, mode: number): Promise<void>;
   /** Temporary file in the same folder, fsync, rename: a crash leaves the old file or the new one, never part of one. */

@@ -15,13 +15,17 @@ import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, type Plan } from './plan.ts';
 import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
-import { VERSION } from './version.ts';
+import { saveRenewalState } from './ari-query.ts';
+import { serialOf } from './renewal-info.ts';
+import { userAgent } from './version.ts';
 
 export interface RunInput {
   options: CliOptions;
   identifiers: Identifier[];
   paths: CliPaths;
   plan: Exclude<Plan, { action: 'unchanged' }>;
+  /** A responder several sets share (--renew-all); this run leaves it open. */
+  responder?: ChallengeResponder;
 }
 
 type Platform = CliPlatform & CliRunPlatform;
@@ -58,7 +62,7 @@ async function requireDirectory(platform: Platform, path: string, what: string, 
 }
 
 /** The responder for the chosen way of answering; a standalone server starts listening here, so a taken port is bad input too. */
-async function openResponder(platform: Platform, options: CliOptions, paths: CliPaths): Promise<ChallengeResponder & { close?: () => unknown }> {
+export async function openResponder(platform: Platform, options: CliOptions, paths: CliPaths): Promise<ChallengeResponder & { close?: () => unknown }> {
   if (options.challengeType) return platform.callerResponder(options.challengeType);
   if (options.standalone) return platform.startStandaloneResponder(options.standalone);
   await requireDirectory(platform, paths.challengeDir, 'challenge directory', '-C');
@@ -90,7 +94,7 @@ function describeEvent(event: FlowEvent): string {
 function createClient(platform: Platform, options: CliOptions, accountKey: AcmeKey): Promise<AcmeClient> {
   // -vv: the transport traces methods, URLs, JWS headers and payloads and responses; never a private key.
   const trace = options.verbosity >= 2 ? (line: string) => platform.writeStderr(`acme-client: ${line}\n`) : undefined;
-  const fetch = platform.createFetch(`acme-client/${VERSION} (${platform.runtime})`);
+  const fetch = platform.createFetch(userAgent(platform.runtime));
   return AcmeClient.create(directoryUrlOf(options), { accountKey, fetch, ...(trace && { trace }) });
 }
 
@@ -122,14 +126,14 @@ async function writeNewKey(platform: Platform, file: KeyFile, key: AcmeKey, log:
   log(`wrote ${file.what} ${file.path}`);
 }
 
-async function issue({ options, identifiers, paths, plan }: RunInput, platform: Platform, log: Log): Promise<number> {
+async function issue({ options, identifiers, paths, plan, responder: shared }: RunInput, platform: Platform, log: Log): Promise<number> {
   // Every check that can fail on bad input runs before the first write: names (already), directories, keys.
   if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
   const accountFile = await readKeyFile(platform, paths.accountKey, 'account key');
   const domainFile = await readKeyFile(platform, paths.domainKey, 'domain key');
   requireKey(accountFile, options.createAccountKey, '-n');
   requireKey(domainFile, options.createDomainKey, '-N');
-  const responder = await openResponder(platform, options, paths);
+  const responder: ChallengeResponder & { close?: () => unknown } = shared ?? (await openResponder(platform, options, paths));
   try {
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
     // New keys stay in memory until the certificate is here, so a failed run leaves the disk as it was.
@@ -152,7 +156,12 @@ async function issue({ options, identifiers, paths, plan }: RunInput, platform: 
       },
       mustStaple: options.mustStaple,
       ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
-      onProgress: (event) => log(describeEvent(event)),
+      ...(options.profile !== undefined && { profile: options.profile }),
+      // RFC 9773 §5: only to a CA that offers ARI; one that does not could refuse the unknown field.
+      ...(plan.action === 'renew' && plan.replaces && client.directory.renewalInfo && { replaces: plan.replaces }),
+      ...(options.caaCheck && { caaResolver: platform.caaResolver(options.dnsServer) }),
+      // Losing the rate-limit exemption is worth a line in the cron mail; the rest is progress for -v.
+      onProgress: (event) => (event.kind === 'replaces-refused' ? platform.writeStderr(`acme-client: ${describeEvent(event)}\n`) : log(describeEvent(event))),
     });
 
     for (const dir of paths.perDomainDirs) await platform.makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
@@ -163,9 +172,12 @@ async function issue({ options, identifiers, paths, plan }: RunInput, platform: 
     await writeFile(platform, paths.chain, issued.chainPem, CERT_FILE_MODE);
     await writeFile(platform, paths.fullchain, issued.fullchainPem, CERT_FILE_MODE);
     log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
+    // The next run asks this CA about the new certificate; a CA without ARI is remembered, so no run asks it.
+    const renewalInfo = client.directory.renewalInfo && issued.certificate.authorityKeyIdentifier?.length ? client.directory.renewalInfo : null;
+    await saveRenewalState(platform, paths.renewalInfo, { serial: serialOf(issued.certificate), renewalInfo });
     return EXIT_CHANGED;
   } finally {
-    await responder.close?.();
+    if (!shared) await responder.close?.();
   }
 }
 
@@ -195,7 +207,7 @@ async function revoke({ options, paths }: RunInput, platform: Platform, log: Log
     log(`certificate ${certificate.serialHex} was already revoked`);
   }
   if (options.backup) await backUpCertificates(platform, paths, log);
-  for (const file of [paths.cert, paths.chain, paths.fullchain]) await platform.removeFileIfExists(file);
+  for (const file of [paths.cert, paths.chain, paths.fullchain, paths.renewalInfo]) await platform.removeFileIfExists(file);
   log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
   return EXIT_CHANGED;
 }

@@ -110,15 +110,19 @@ test('default paths, and -m appends the domain to each default that was not over
   const plain = resolvePaths(parseArgs(['a.example']), 'a.example');
   assert.deepEqual(plain, {
     challengeDir: '/var/www/acme', certDir: '/etc/ssl/acme', domainKey: '/etc/ssl/acme/private/privkey.pem', accountKey: '/etc/acme/privkey.pem',
-    cert: '/etc/ssl/acme/cert.pem', chain: '/etc/ssl/acme/chain.pem', fullchain: '/etc/ssl/acme/fullchain.pem', perDomainDirs: [],
+    cert: '/etc/ssl/acme/cert.pem', chain: '/etc/ssl/acme/chain.pem', fullchain: '/etc/ssl/acme/fullchain.pem',
+    renewalInfo: '/etc/ssl/acme/renewal-info.json', perDomainDirs: [],
   });
   const multiple = resolvePaths(parseArgs(['-m', 'a.example']), 'a.example');
   assert.deepEqual(multiple, {
     challengeDir: '/var/www/acme', certDir: '/etc/ssl/acme/a.example', domainKey: '/etc/ssl/acme/private/a.example/privkey.pem',
     accountKey: '/etc/acme/a.example/privkey.pem', cert: '/etc/ssl/acme/a.example/cert.pem', chain: '/etc/ssl/acme/a.example/chain.pem',
-    fullchain: '/etc/ssl/acme/a.example/fullchain.pem',
+    fullchain: '/etc/ssl/acme/a.example/fullchain.pem', renewalInfo: '/etc/ssl/acme/a.example/renewal-info.json',
     perDomainDirs: ['/etc/ssl/acme/a.example', '/etc/ssl/acme/private/a.example', '/etc/acme/a.example'],
   });
+  // --renew-all /srv/tls: the same layout with /srv/tls for /etc/ssl/acme.
+  const tree = resolvePaths({ multiple: true }, 'a.example', '/srv/tls');
+  assert.deepEqual([tree.certDir, tree.domainKey, tree.accountKey], ['/srv/tls/a.example', '/srv/tls/private/a.example/privkey.pem', '/etc/acme/a.example/privkey.pem']);
   const overridden = resolvePaths(parseArgs(['-m', '-c', '/srv/certs', '-f', '/srv/account.pem', '-C', '/srv/www', 'a.example']), 'a.example');
   assert.equal(overridden.certDir, '/srv/certs');
   assert.equal(overridden.accountKey, '/srv/account.pem');

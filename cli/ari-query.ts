@@ -1,0 +1,62 @@
+// Asking the CA for a certificate's renewal window (RFC 9773 §4.1) and keeping its answer in renewal-info.json.
+// Loaded by dynamic import: only a run whose kept answer is stale, or one that wrote a new certificate, needs it.
+
+import type { CertificateSummary } from '../core/_der-lite.ts';
+import { checkRenewal } from '../core/ari.ts';
+import { fetchDirectory } from '../core/client.ts';
+import { Transport } from '../core/http.ts';
+import type { CliOptions } from './args.ts';
+import { directoryUrlOf } from './defaults.ts';
+import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
+import { formatRenewalState, serialOf, type RenewalState } from './renewal-info.ts';
+import { userAgent } from './version.ts';
+
+type Platform = CliPlatform & CliRunPlatform;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Public facts about a public certificate. */
+const STATE_FILE_MODE = 0o644;
+
+/** Writes renewal-info.json; a failure costs only a request on the next run, so it warns instead of failing the run. */
+export async function saveRenewalState(platform: Platform, file: string, state: RenewalState): Promise<void> {
+  try {
+    await platform.writeFileAtomic(file, formatRenewalState(state), STATE_FILE_MODE);
+  } catch (error) {
+    platform.writeStderr(`acme-client: warning: Cannot write ${file}: ${fileErrorReason(error)}\n`);
+  }
+}
+
+/**
+ * Asks the issuing CA, at the renewalInfo URL that `known` recorded for this certificate, or else at the one the
+ * directory of the CA in use lists, and saves the answer. When the CA cannot answer, the lifetime rule decides
+ * (§4.3) and the next question waits for its Retry-After, or six hours; a directory that cannot be read is not
+ * saved, so the next run asks again. Nothing here fails the run: -v says what went wrong.
+ */
+export async function askRenewalInfo(
+  platform: Platform, options: CliOptions, cert: CertificateSummary, known: RenewalState | undefined, file: string, now: Date,
+): Promise<RenewalState> {
+  const log = (line: string) => options.verbosity && platform.writeStderr(`acme-client: ${line}\n`);
+  const trace = options.verbosity >= 2 ? (line: string) => platform.writeStderr(`acme-client: ${line}\n`) : undefined;
+  const transport = new Transport({ fetch: platform.createFetch(userAgent(platform.runtime)), ...(trace && { trace }) });
+  const serial = serialOf(cert);
+  let renewalInfo = known?.serial === serial ? known.renewalInfo : undefined;
+  if (renewalInfo === undefined) {
+    try {
+      renewalInfo = (await fetchDirectory(directoryUrlOf(options), transport)).renewalInfo ?? null;
+    } catch (error) {
+      log(`cannot ask the CA for its renewal window (${(error as Error).message}); deciding by the certificate's lifetime`);
+      return { serial, renewalInfo: null };
+    }
+  }
+  if (!cert.authorityKeyIdentifier?.length) renewalInfo = null;
+  const state: RenewalState = { serial, renewalInfo };
+  if (renewalInfo !== null) {
+    const check = await checkRenewal({ cert, now, renewalInfoUrl: renewalInfo, transport, nextRun: new Date(now.getTime() + DAY_MS) });
+    if (check.renewalInfo) state.suggestedWindow = check.renewalInfo.suggestedWindow;
+    if (check.explanationURL) state.explanationURL = check.explanationURL;
+    if (check.nextCheck) state.nextCheck = check.nextCheck;
+    if (check.ariError) log(`cannot get the CA's renewal window (${check.ariError.message}); deciding by the certificate's lifetime until ${check.nextCheck!.toISOString()}`);
+  }
+  await saveRenewalState(platform, file, state);
+  return state;
+}
