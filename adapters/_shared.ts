@@ -45,6 +45,13 @@ export function listenError(address: { host?: string; port: number }, portInUse:
   return new Error(`Cannot listen on ${address.host ?? '*'}:${address.port} for http-01: ${portInUse ? 'the port is in use' : reason}`);
 }
 
+/** A built-in http-01 server: it listens once started, and close() stops it with its connections. */
+export interface StandaloneResponder extends ChallengeResponder {
+  /** The port it listens on (useful when asked for port 0). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
 /** The tokens a built-in http-01 server serves, and what it answers for each request. */
 export interface Http01Answers {
   present(task: ChallengeTask): Promise<void>;
@@ -114,4 +121,53 @@ export function lineProtocolResponder(type: ChallengeType, channel: LineChannel)
       channel.close();
     },
   };
+}
+
+/** A DNS provider's API as dnsResponder uses it. */
+export interface DnsRecordApi {
+  /**
+   * Adds `value` to the TXT records at `name` (e.g. "_acme-challenge.example.com"), keeping others there: a
+   * wildcard and its base name get two values at one name. Resolves once the CA's resolvers can see it.
+   */
+  present(name: string, value: string): Promise<void>;
+  /** Removes that value again, whether issuance succeeded or not. */
+  cleanup(name: string, value: string): Promise<void>;
+}
+
+/**
+ * dns-01 through a DNS provider's API (RFC 8555 §8.4): the record name and the base64url SHA-256 digest of the key
+ * authorization are computed; `api` only sets and removes TXT values.
+ *
+ * @example
+ * ```ts
+ * import { dnsResponder } from "@acmets/acme-client/deno";
+ * const responder = dnsResponder({
+ *   present: async (name, value) => { await fetch("https://dns.example/txt", { method: "POST", body: JSON.stringify({ name, value }) }); },
+ *   cleanup: async (name, value) => { await fetch("https://dns.example/txt", { method: "DELETE", body: JSON.stringify({ name, value }) }); },
+ * });
+ * ```
+ */
+export function dnsResponder(api: DnsRecordApi): ChallengeResponder {
+  return {
+    types: ['dns-01'],
+    present: (task) => api.present(task.dnsName, task.dnsValue),
+    cleanup: (task) => api.cleanup(task.dnsName, task.dnsValue),
+  };
+}
+
+/** RFC 1034 §3.6.2 allows chains; real ones are short, and a loop must end. */
+const MAX_CNAME_HOPS = 8;
+
+/**
+ * The end of `name`'s CNAME chain, which is where the records a recursive lookup returns sit (for CAA's `owner`);
+ * `cnames` gives a name's CNAME targets, none when it has no CNAME.
+ */
+export async function cnameChainEnd(name: string, cnames: (name: string) => Promise<string[]>): Promise<string> {
+  let current = name;
+  for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
+    const targets = await cnames(current);
+    if (targets.length === 0) return current;
+    current = targets[0]!;
+  }
+  return current;
 }

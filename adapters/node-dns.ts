@@ -2,11 +2,10 @@
 
 import { Resolver } from 'node:dns/promises';
 import type { CaaRecord, CaaResolver } from '../core/caa.ts';
+import { cnameChainEnd } from './_shared.ts';
 
 /** c-ares codes for "the name exists but has no such records" and "the name does not exist". */
 const NO_RECORDS = new Set(['ENODATA', 'ENOTFOUND']);
-/** RFC 1034 §3.6.2 allows chains; real ones are short, and a loop must end. */
-const MAX_CNAME_HOPS = 8;
 
 function isNoRecords(error: unknown): boolean {
   return NO_RECORDS.has((error as NodeJS.ErrnoException)?.code ?? '');
@@ -23,22 +22,14 @@ export function nodeCaaResolver(server?: string): CaaResolver {
     }
   }
 
-  /** The end of the name's CNAME chain, which is where the records a recursive lookup returns sit. */
-  async function owner(name: string): Promise<string> {
-    let current = name;
-    for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
-      let targets: string[];
-      try {
-        targets = await resolver.resolveCname(current);
-      } catch (error) {
-        if (isNoRecords(error)) return current;
-        throw error;
-      }
-      if (targets.length === 0) return current;
-      current = targets[0]!;
+  const cnames = async (name: string): Promise<string[]> => {
+    try {
+      return await resolver.resolveCname(name);
+    } catch (error) {
+      if (isNoRecords(error)) return [];
+      throw error;
     }
-    return current;
-  }
+  };
 
   return {
     async caa(name) {
@@ -51,7 +42,7 @@ export function nodeCaaResolver(server?: string): CaaResolver {
         throw new Error(`CAA query for ${name} failed: ${code ?? (error as Error).message}`, { cause: error });
       }
       if (answers.length === 0) return [];
-      const at = await owner(name).catch(() => name);
+      const at = await cnameChainEnd(name, cnames).catch(() => name);
       // Node gives each record as { critical: flags, <tag>: value }.
       return answers.map((answer): CaaRecord => {
         const entry = Object.entries(answer).find(([key]) => key !== 'critical');

@@ -11,10 +11,10 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ChallengeTask } from '../core/client.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
-import { http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder } from './_shared.ts';
+import { http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder, type StandaloneResponder } from './_shared.ts';
 
 export {
-  CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder,
+  CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder, type StandaloneResponder,
 } from './_shared.ts';
 
 const MAX_REDIRECTS = 5;
@@ -185,12 +185,6 @@ export async function removeFileIfExists(path: string): Promise<boolean> {
 /** http-01 through a web server that serves `dir` at /.well-known/acme-challenge/ (acme-client(1)'s -C). */
 export function webrootResponder(dir: string): ChallengeResponder {
   return webrootResponderOver(dir, { writeFileAtomic, removeFileIfExists });
-}
-
-export interface StandaloneResponder extends ChallengeResponder {
-  /** The port it listens on (useful when asked for port 0). */
-  readonly port: number;
-  close(): Promise<void>;
 }
 
 /**

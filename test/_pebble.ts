@@ -89,7 +89,9 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   const dir = mkdtempSync(join(tmpdir(), 'pebble-'));
   const tlsCaFile = join(dir, 'tls-cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'tls-key.pem'),
-    '-out', tlsCaFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    '-out', tlsCaFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    // Not a CA: Deno's TLS (rustls) refuses a CA certificate as the server's own ("CaUsedAsEndEntity").
+    '-addext', 'basicConstraints=critical,CA:FALSE'], { stdio: 'ignore' });
   const [acmePort, managementPort, httpPort, tlsPort, dnsPort, challtestsrvPort] = await Promise.all(Array.from({ length: 6 }, freePort));
   writeFileSync(join(dir, 'pebble-config.json'), JSON.stringify({
     pebble: {

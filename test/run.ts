@@ -46,19 +46,27 @@ async function nodeTests(files: string[]): Promise<Record<string, StepResult>> {
   console.log(`\n== node --test (${files.length} files)`);
   const { code, output } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=3',
     '--test-timeout=300000', ...files], NO_COLOR);
-  const counts: Record<string, StepResult> = { node: { passed: 0, failed: 0 }, chromium: { passed: 0, failed: 0 } };
+  // Tests named "[chromium] …" (the core suite in a browser) and "[deno] …" (the CLI run in Deno) count there.
+  const counts: Record<string, StepResult> = { node: { passed: 0, failed: 0 }, chromium: { passed: 0, failed: 0 }, deno: { passed: 0, failed: 0 } };
+  const suites = new Set<string>();
   for (const line of output.split('\n')) {
-    const match = /^\s*([✔✖]) (\[chromium\] )?/.exec(line);
-    if (!match || /^\s*✖ failing tests:/.test(line)) continue;
-    const bucket = counts[match[2] ? 'chromium' : 'node']!;
-    if (match[1] === '✔') bucket.passed++;
+    if (/^\s*✖ failing tests:/.test(line)) break; // the spec reporter's closing list repeats the failures
+    // A suite opens with "▶ NAME" and closes with "✔ NAME (…ms)"; only its tests count.
+    const suite = /^(\s*)▶ (.*)$/.exec(line);
+    if (suite) suites.add(`${suite[1]}${suite[2]}`);
+    const match = /^(\s*)([✔✖]) ((?:\[(chromium|deno)\] )?.*?)(?: \([\d.]+m?s\))?$/.exec(line);
+    if (!match || !match[4] || suites.has(`${match[1]}${match[3]}`)) continue;
+    const bucket = counts[match[4]]!;
+    if (match[2] === '✔') bucket.passed++;
     else bucket.failed++;
   }
-  // The spec reporter repeats failures in a closing list; the summary counts are authoritative.
+  // The summary counts are authoritative; the node bucket is what the others leave.
   const pass = Number(/ℹ pass (\d+)/.exec(output)?.[1] ?? 0);
   const fail = Number(/ℹ fail (\d+)/.exec(output)?.[1] ?? 0);
-  counts.node = { passed: pass - counts.chromium!.passed, failed: Math.max(0, fail - counts.chromium!.failed) };
-  if (counts.chromium!.failed > fail) counts.chromium!.failed = fail;
+  counts.node = {
+    passed: pass - counts.chromium!.passed - counts.deno!.passed,
+    failed: Math.max(0, fail - counts.chromium!.failed - counts.deno!.failed),
+  };
   if (code !== 0 && fail === 0) counts.node.failed = 1;
   return counts;
 }
@@ -83,7 +91,10 @@ const results: Record<string, StepResult> = {};
 const nodeFiles = pick('test/node');
 if (nodeFiles.length) Object.assign(results, await nodeTests(nodeFiles));
 const denoFiles = pick('test/deno');
-if (denoFiles.length) results.deno = await denoTests(denoFiles);
+if (denoFiles.length) {
+  const deno = await denoTests(denoFiles);
+  results.deno = { passed: (results.deno?.passed ?? 0) + deno.passed, failed: (results.deno?.failed ?? 0) + deno.failed };
+}
 
 console.log('\n| runtime | passed | failed |\n|---|---|---|');
 for (const [runtime, { passed, failed }] of Object.entries(results)) console.log(`| ${runtime} | ${passed} | ${failed} |`);

@@ -1,5 +1,6 @@
-// Helpers for the CLI tests: run the built acme-client as a child, serve a webroot for http-01, and snapshot a
-// directory tree (modes and bytes) to prove that a refused run changed nothing.
+// Helpers for the CLI tests: run acme-client as a child in Node (the build) or in Deno (cli/deno.ts with the
+// narrowest permissions), serve a webroot for http-01, and snapshot a directory tree (modes and bytes) to prove
+// that a refused run changed nothing.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -9,8 +10,54 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
+import { dirnamePath } from '../../adapters/_path.ts';
+import { parseArgs } from '../../cli/args.ts';
+import { directoryUrlOf, resolvePaths } from '../../cli/defaults.ts';
+import { normalizeIdentifiers } from '../../core/names.ts';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/acme-client.js', import.meta.url));
+const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
+const DENO_CLI = fileURLToPath(new URL('../../cli/deno.ts', import.meta.url));
+/** Project-local: Deno resolves packages from node_modules ("nodeModulesDir": "manual") and needs no network. */
+export const DENO_DIR = fileURLToPath(new URL('../../node_modules/.cache/deno', import.meta.url));
+
+export type Runtime = 'node' | 'deno';
+/** Each CLI test runs in both; the test names start with the runtime, e.g. "[deno] ...". */
+export const RUNTIMES: readonly Runtime[] = ['node', 'deno'];
+
+/**
+ * The narrowest Deno permissions for an acme-client command line, as README-deno.md states them: the CA's
+ * host:port and the --standalone address; reads of the key files (their folders when -n/-N creates them), the
+ * certificate directory and the -C directory; writes to the certificate directory, the -C directory and the
+ * folders that new keys or -m create. A command line the CLI refuses gets none, since it must fail before any access.
+ */
+export function denoPermissions(args: readonly string[]): string[] {
+  let options: ReturnType<typeof parseArgs>;
+  let domain: string;
+  try {
+    options = parseArgs(args);
+    domain = normalizeIdentifiers(options.names)[0]!.value;
+  } catch {
+    return [];
+  }
+  const paths = resolvePaths(options, domain);
+  const ca = new URL(directoryUrlOf(options));
+  const net = [`${ca.hostname}:${ca.port || 443}`];
+  if (options.standalone) net.push(`${options.standalone.host ?? '[::]'}:${options.standalone.port}`);
+  const webroot = !options.challengeType && !options.standalone ? [paths.challengeDir] : [];
+  const accountKeyDir = options.createAccountKey ? [dirnamePath(paths.accountKey)] : [];
+  const domainKeyDir = options.createDomainKey ? [dirnamePath(paths.domainKey)] : [];
+  const read = [paths.certDir, ...webroot, ...(accountKeyDir.length ? accountKeyDir : [paths.accountKey]), ...(domainKeyDir.length ? domainKeyDir : [paths.domainKey])];
+  const write = [paths.certDir, ...webroot, ...accountKeyDir, ...domainKeyDir, ...paths.perDomainDirs];
+  const list = (items: string[]) => [...new Set(items)].join(',');
+  return [`--allow-net=${list(net)}`, `--allow-read=${list(read)}`, `--allow-write=${list(write)}`];
+}
+
+/** The command that runs acme-client with `args` in `runtime`. */
+export function cliCommand(runtime: Runtime, args: readonly string[]): [string, string[]] {
+  if (runtime === 'node') return [process.execPath, [CLI, ...args]];
+  return [DENO, ['run', '--no-prompt', ...denoPermissions(args), DENO_CLI, ...args]];
+}
 
 export interface CliResult {
   code: number;
@@ -19,18 +66,35 @@ export interface CliResult {
 }
 
 export interface RunOptions {
-  /** Pebble's TLS certificate, trusted through NODE_EXTRA_CA_CERTS as a user would. */
+  /** Node (the default) or Deno. */
+  runtime?: Runtime;
+  /** Pebble's TLS certificate, trusted as a user would: NODE_EXTRA_CA_CERTS in Node, DENO_CERT in Deno. */
   caFile?: string;
   /** Called for each stdout line; what it returns (if anything) is written back on stdin with a newline. */
   onLine?: (line: string) => Promise<string | undefined> | string | undefined;
+  /** The child's working directory (this process's by default) and more environment for it. */
+  cwd?: string;
+  env?: Record<string, string>;
 }
 
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const runtime = options.runtime ?? 'node';
+  return runChild(runtime, cliCommand(runtime, args), options);
+}
+
+/** `deno ARGS` as the tests run Deno: the project-local DENO_DIR, no colours, and DENO_CERT when `caFile` is given. */
+export function runDeno(args: string[], options: Omit<RunOptions, 'runtime'> = {}): Promise<CliResult> {
+  return runChild('deno', [DENO, args], options);
+}
+
+/** A child that trusts no extra CA but `caFile` (given the way its runtime reads it), with its output collected. */
+function runChild(runtime: Runtime, [command, argv]: [string, string[]], options: RunOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    if (options.caFile) env.NODE_EXTRA_CA_CERTS = options.caFile;
-    else delete env.NODE_EXTRA_CA_CERTS;
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', DENO_DIR, DENO_NO_UPDATE_CHECK: '1', ...options.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    delete env.DENO_CERT;
+    if (options.caFile) env[runtime === 'node' ? 'NODE_EXTRA_CA_CERTS' : 'DENO_CERT'] = options.caFile;
+    const child = spawn(command, argv, { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../_pebble.ts';
-import { runCli, snapshotTree, tempDir } from './_cli.ts';
+import { RUNTIMES, runCli, snapshotTree, tempDir } from './_cli.ts';
 import { HELP } from '../../cli/args.ts';
 import { VERSION } from '../../cli/version.ts';
 
@@ -55,19 +55,26 @@ const CASES: [string, () => string[], RegExp][] = [
   ['an option after the names', () => [...standard(), 'a.example', '-F'], /^option -F comes after the domain names: options go first$/],
 ];
 
-for (const [name, argv, message] of CASES) {
-  test(`bad input: ${name} → exit 1, one line, nothing changed`, async () => {
-    const before = snapshotTree(dir);
-    const result = await runCli(argv());
-    assert.equal(result.code, 1, result.stderr);
-    assert.equal(result.stdout, '');
-    assert.match(result.stderr, /^acme-client: [^\n]+\n$/);
-    assert.match(result.stderr.slice('acme-client: '.length, -1), message);
-    assert.deepEqual(snapshotTree(dir), before);
+/** What each case printed in the runtime that ran first, so the others must print exactly the same. */
+const firstOutput = new Map<string, string>();
+
+for (const runtime of RUNTIMES) {
+  for (const [name, argv, message] of CASES) {
+    test(`[${runtime}] bad input: ${name} → exit 1, one line, nothing changed`, async () => {
+      const before = snapshotTree(dir);
+      const result = await runCli(argv(), { runtime });
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, /^acme-client: [^\n]+\n$/);
+      assert.match(result.stderr.slice('acme-client: '.length, -1), message);
+      assert.deepEqual(snapshotTree(dir), before);
+      if (!firstOutput.has(name)) firstOutput.set(name, result.stderr);
+      assert.equal(result.stderr, firstOutput.get(name), 'the same line in every runtime');
+    });
+  }
+
+  test(`[${runtime}] --help and --version print to stdout and exit 0`, async () => {
+    assert.deepEqual(await runCli(['--help'], { runtime }), { code: 0, stdout: `${HELP}\n`, stderr: '' });
+    assert.deepEqual(await runCli(['--version'], { runtime }), { code: 0, stdout: `acme-client ${VERSION}\n`, stderr: '' });
   });
 }
-
-test('--help and --version print to stdout and exit 0', async () => {
-  assert.deepEqual(await runCli(['--help']), { code: 0, stdout: `${HELP}\n`, stderr: '' });
-  assert.deepEqual(await runCli(['--version']), { code: 0, stdout: `acme-client ${VERSION}\n`, stderr: '' });
-});

@@ -1,0 +1,383 @@
+/**
+ * Deno's side of what the ACME core needs from a platform, on Deno's built-ins only: atomic files with the right
+ * modes, keys kept on disk, http-01 responders (a webroot folder, or a server on `Deno.serve`), dns-01 through a
+ * callback, acme-client(1)'s -t line protocol on stdin and stdout, CAA lookups and a fetch with a User-Agent.
+ *
+ * @example Issue a certificate with dns-01 answered through a DNS provider's HTTP API
+ * ```ts
+ * import { AcmeClient, issueCertificate } from "@acmets/acme-client";
+ * import { CERT_FILE_MODE, dnsResponder, loadOrCreateKey, writeFileAtomic } from "@acmets/acme-client/deno";
+ *
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", {
+ *   accountKey: await loadOrCreateKey("account.pem"),
+ * });
+ * const issued = await issueCertificate({
+ *   client,
+ *   identifiers: ["example.com"],
+ *   certificateKey: await loadOrCreateKey("privkey.pem"),
+ *   account: { termsOfServiceAgreed: true },
+ *   responder: dnsResponder({
+ *     present: async (name, value) => { await fetch("https://dns.example/txt", { method: "PUT", body: JSON.stringify({ name, value }) }); },
+ *     cleanup: async (name) => { await fetch(`https://dns.example/txt/${name}`, { method: "DELETE" }); },
+ *   }),
+ * });
+ * await writeFileAtomic("fullchain.pem", issued.fullchainPem, CERT_FILE_MODE);
+ * ```
+ *
+ * @module
+ */
+
+import type { CaaRecord, CaaResolver } from '../core/caa.ts';
+import type { ChallengeType } from '../core/client.ts';
+import type { KeyType } from '../core/engine.ts';
+import type { ChallengeResponder } from '../core/flow.ts';
+import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
+import { generateKey, type AcmeKey } from '../core/keys.ts';
+import { basenamePath, dirnamePath, joinPath } from './_path.ts';
+import {
+  KEY_DIR_MODE, KEY_FILE_MODE, cnameChainEnd, http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder,
+  type StandaloneResponder,
+} from './_shared.ts';
+
+export {
+  CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, dnsResponder, type CallerResponder,
+  type DnsRecordApi, type StandaloneResponder,
+} from './_shared.ts';
+
+const encoder = new TextEncoder();
+
+/**
+ * Writes all of `text` to a synchronous Deno writer such as `Deno.stdout`, which may take a write in parts.
+ *
+ * @example
+ * ```ts
+ * import { writeAllSync } from "@acmets/acme-client/deno";
+ * writeAllSync(Deno.stderr, "renewed\n");
+ * ```
+ */
+export function writeAllSync(writer: { writeSync(bytes: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  for (let written = 0; written < bytes.length;) written += writer.writeSync(bytes.subarray(written));
+}
+
+/**
+ * A file's text, or undefined when it does not exist; any other failure (permissions, a folder) throws.
+ *
+ * @example
+ * ```ts
+ * import { readTextFileIfExists } from "@acmets/acme-client/deno";
+ * const pem = await readTextFileIfExists("/etc/ssl/acme/cert.pem");
+ * if (pem === undefined) console.log("no certificate yet");
+ * ```
+ */
+export async function readTextFileIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Whether `path` is an existing folder; false when nothing is there, and other failures throw.
+ *
+ * @example
+ * ```ts
+ * import { isDirectory } from "@acmets/acme-client/deno";
+ * if (!(await isDirectory("/var/www/acme"))) throw new Error("no webroot");
+ * ```
+ */
+export async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * mkdir -p; `mode` applies to the folders it creates.
+ *
+ * @example
+ * ```ts
+ * import { KEY_DIR_MODE, makeDirectories } from "@acmets/acme-client/deno";
+ * await makeDirectories("/etc/acme/example.com", KEY_DIR_MODE);
+ * ```
+ */
+export async function makeDirectories(path: string, mode: number): Promise<void> {
+  await Deno.mkdir(path, { recursive: true, mode });
+}
+
+/**
+ * Removes a file; resolves to false when there was none, and other failures throw.
+ *
+ * @example
+ * ```ts
+ * import { removeFileIfExists } from "@acmets/acme-client/deno";
+ * await removeFileIfExists("/var/www/acme/old-token");
+ * ```
+ */
+export async function removeFileIfExists(path: string): Promise<boolean> {
+  try {
+    await Deno.remove(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * Writes a whole file or nothing: a temporary file in the same folder, fsync, rename over the target, fsync the
+ * folder. A crash leaves the old file or the new one, never part of one; a reader never sees a partial file.
+ * The file gets exactly `mode` (KEY_FILE_MODE 0600, CERT_FILE_MODE 0444), whatever the umask.
+ *
+ * @example
+ * ```ts
+ * import { CERT_FILE_MODE, writeFileAtomic } from "@acmets/acme-client/deno";
+ * await writeFileAtomic("fullchain.pem", "-----BEGIN CERTIFICATE-----\n…", CERT_FILE_MODE);
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const dir = dirnamePath(path);
+  const temporary = joinPath(dir, `.${basenamePath(path)}.${crypto.randomUUID()}.tmp`);
+  const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+  const handle = await Deno.open(temporary, { write: true, createNew: true, mode });
+  try {
+    try {
+      await Deno.chmod(temporary, mode); // the umask may have taken bits away
+      for (let written = 0; written < bytes.length;) written += await handle.write(bytes.subarray(written));
+      await handle.sync();
+    } finally {
+      handle.close();
+    }
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dir);
+}
+
+/**
+ * The key in a PEM (or JWK) file, or a new one of `type` written there with mode 0600 (its missing folders 0700).
+ * The default type, EC P-256, is quick to make and accepted by every CA for accounts and certificates.
+ *
+ * @example
+ * ```ts
+ * import { loadOrCreateKey } from "@acmets/acme-client/deno";
+ * const accountKey = await loadOrCreateKey("account.pem");
+ * const certificateKey = await loadOrCreateKey("privkey.pem", "rsa2048");
+ * ```
+ */
+export async function loadOrCreateKey(path: string, type: KeyType = 'ec256'): Promise<AcmeKey> {
+  const text = await readTextFileIfExists(path);
+  if (text !== undefined) {
+    try {
+      return await importKey(text);
+    } catch (error) {
+      throw new Error(`Cannot use key ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const key = await generateKey(type);
+  await makeDirectories(dirnamePath(path), KEY_DIR_MODE);
+  await writeFileAtomic(path, exportPkcs8Pem(key), KEY_FILE_MODE);
+  return key;
+}
+
+/**
+ * Deno's fetch error says "fetch failed" and puts the reason, after the URL again, in its cause; the reason alone
+ * makes the one line that the core's message ends with.
+ */
+function fetchFailure(error: unknown): unknown {
+  const cause = (error as Error | undefined)?.cause;
+  if (!(error instanceof TypeError) || !(cause instanceof Error)) return error;
+  return new TypeError(cause.message.replace(/^error sending request for url \(.*?\): /, '').replace(/^client error \(\w+\): /, ''));
+}
+
+/**
+ * Deno's fetch with a User-Agent on every request (RFC 8555 §6.1) and one-line failure reasons. TLS is verified
+ * against Deno's trust store, plus `DENO_CERT` or `--cert` for a private CA.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * import { createDenoFetch } from "@acmets/acme-client/deno";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", {
+ *   accountKey: await generateKey("ec256"),
+ *   fetch: createDenoFetch("my-renewer/1.0"),
+ * });
+ * ```
+ */
+export function createDenoFetch(userAgent: string): typeof fetch {
+  return async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (!headers.has('user-agent')) headers.set('user-agent', userAgent);
+    try {
+      return await fetch(input, { ...init, headers });
+    } catch (error) {
+      throw fetchFailure(error);
+    }
+  };
+}
+
+/**
+ * http-01 through a web server that serves `dir` at /.well-known/acme-challenge/ (acme-client(1)'s -C).
+ *
+ * @example
+ * ```ts
+ * import { webrootResponder } from "@acmets/acme-client/deno";
+ * const responder = webrootResponder("/var/www/acme");
+ * ```
+ */
+export function webrootResponder(dir: string): ChallengeResponder {
+  return webrootResponderOver(dir, { writeFileAtomic, removeFileIfExists });
+}
+
+/**
+ * http-01 answered by a `Deno.serve` server of our own on [host:]port (no host: every interface). It listens at
+ * once, so a port already taken is reported before anything is written; close() stops it.
+ *
+ * @example
+ * ```ts
+ * import { startStandaloneResponder } from "@acmets/acme-client/deno";
+ * const responder = await startStandaloneResponder({ port: 80 });
+ * try {
+ *   // issueCertificate({ ..., responder })
+ * } finally {
+ *   await responder.close();
+ * }
+ * ```
+ */
+export function startStandaloneResponder(address: { host?: string; port: number }): Promise<StandaloneResponder> {
+  const answers = http01Answers();
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    // "::" takes IPv4 too on a dual-stack host, as Node's server does when given no host.
+    server = Deno.serve({ hostname: address.host ?? '::', port: address.port, onListen() {} }, (request) => {
+      const answer = answers.answer(request.method, new URL(request.url).pathname);
+      if (answer === undefined) return new Response('not found\n', { status: 404, headers: { 'content-type': 'text/plain' } });
+      return new Response(request.method === 'HEAD' ? null : answer, { headers: { 'content-type': 'application/octet-stream' } });
+    });
+  } catch (error) {
+    return Promise.reject(listenError(address, error instanceof Deno.errors.AddrInUse, (error as Error).message));
+  }
+  return Promise.resolve({
+    types: ['http-01'],
+    port: server.addr.port,
+    present: answers.present,
+    cleanup: answers.cleanup,
+    close: () => server.shutdown(),
+  });
+}
+
+/**
+ * acme-client(1)'s -t over standard input and output (or the given stream and writer): for each name one line
+ * "TYPE NAME KEYAUTH" goes out, and the same line must come back before the next; see the CLI's manual page.
+ * The input is read only from the first exchange on, and close() stops reading it.
+ *
+ * @example
+ * ```ts
+ * import { callerResponder } from "@acmets/acme-client/deno";
+ * const responder = callerResponder("dns-01");
+ * ```
+ */
+export function callerResponder(
+  type: ChallengeType,
+  input: ReadableStream<Uint8Array<ArrayBuffer>> = Deno.stdin.readable,
+  output: { writeSync(bytes: Uint8Array): number } = Deno.stdout,
+): CallerResponder {
+  let reader: ReadableStreamDefaultReader<string> | undefined;
+  let buffered = '';
+  let ended = false;
+  return lineProtocolResponder(type, {
+    write: (line) => writeAllSync(output, line),
+    async nextLine() {
+      reader ??= input.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const newline = buffered.indexOf('\n');
+        if (newline !== -1 || (ended && buffered !== '')) {
+          const end = newline === -1 ? buffered.length : newline;
+          const line = buffered.slice(0, end).replace(/\r$/, '');
+          buffered = buffered.slice(end + 1);
+          return line;
+        }
+        if (ended) return undefined;
+        const next = await reader.read();
+        if (next.done) ended = true;
+        else buffered += next.value;
+      }
+    },
+    close() {
+      reader?.cancel().catch(() => undefined);
+    },
+  });
+}
+
+/** "127.0.0.1:8053", "[::1]:53" or a bare address, as Deno.resolveDns takes a name server. */
+function nameServerOf(server: string): { ipAddr: string; port: number } {
+  const match = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$|^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$|^([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$/.exec(server);
+  const port = Number(match?.[2] ?? match?.[4] ?? 53);
+  if (!match || port < 1 || port > 65535) {
+    throw new TypeError(`Invalid DNS server ${JSON.stringify(server)}: expected an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53`);
+  }
+  return { ipAddr: (match[1] ?? match[3] ?? match[5])!, port };
+}
+
+/** RFC 8659 §4.1: the issuer critical flag is the most significant bit of the flags octet. */
+const CRITICAL_FLAG = 128;
+
+/**
+ * CAA lookups (RFC 8659) for the pre-check in `issueCertificate`, with `Deno.resolveDns`: the system's resolvers,
+ * or one DNS server given as "host:port" (Deno needs --allow-net to that address, port 53 for the system's). No
+ * records is an empty list; a failed lookup rejects. Deno reports SERVFAIL as it reports NXDOMAIN, so a name whose
+ * lookup fails that way reads as one without records: the pre-check lets it through and the CA's own check decides.
+ *
+ * @example
+ * ```ts
+ * import { denoCaaResolver } from "@acmets/acme-client/deno";
+ * const records = await denoCaaResolver().caa("example.com");
+ * ```
+ */
+export function denoCaaResolver(server?: string): CaaResolver {
+  const options = server === undefined ? {} : { nameServer: nameServerOf(server) };
+  const cnames = async (name: string) => {
+    try {
+      // Deno gives the targets fully qualified, with the root's dot; Node and the messages do without.
+      return (await Deno.resolveDns(name, 'CNAME', options)).map((target) => target.replace(/\.$/, ''));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+  };
+  return {
+    async caa(name) {
+      let answers: Deno.CaaRecord[];
+      try {
+        answers = await Deno.resolveDns(name, 'CAA', options);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return [];
+        throw new Error(`CAA query for ${name} failed: ${(error as Error).message}`, { cause: error });
+      }
+      if (answers.length === 0) return [];
+      const owner = await cnameChainEnd(name, cnames).catch(() => name);
+      return answers.map((answer): CaaRecord => ({
+        flags: answer.critical ? CRITICAL_FLAG : 0,
+        tag: answer.tag,
+        value: answer.value,
+        ...(owner !== name && { owner }),
+      }));
+    },
+  };
+}

@@ -1,0 +1,188 @@
+// adapters/deno.ts on its own, in Deno: atomic writes and modes, keys on disk, the fetch, and the challenge responders.
+import { assert, assertEquals } from '../_harness.ts';
+import {
+  callerResponder, createDenoFetch, denoCaaResolver, dnsResponder, isDirectory, loadOrCreateKey, readTextFileIfExists, removeFileIfExists,
+  startStandaloneResponder, webrootResponder, writeFileAtomic,
+} from '../../adapters/deno.ts';
+import type { ChallengeTask } from '../../core/client.ts';
+
+const task = (value: string, token: string): ChallengeTask => ({
+  identifier: { type: 'dns', value }, wildcard: false, type: 'http-01', token, keyAuthorization: `${token}.thumbprint`,
+  httpPath: `/.well-known/acme-challenge/${token}`, dnsName: `_acme-challenge.${value}`, dnsValue: `digest-of-${token}`,
+  authorizationUrl: 'https://ca/a', challengeUrl: 'https://ca/c',
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+const mode = (path: string) => Deno.statSync(path).mode! & 0o777;
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: 'acme-deno-adapter-' });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test('[deno] adapters/deno: writeFileAtomic writes the whole file with its exact mode, over a read-only one, leaving no temporary', () =>
+  withTempDir(async (dir) => {
+    const file = `${dir}/cert.pem`;
+    Deno.writeTextFileSync(file, 'old');
+    Deno.chmodSync(file, 0o444);
+    await writeFileAtomic(file, 'new', 0o444);
+    assertEquals(Deno.readTextFileSync(file), 'new');
+    assertEquals(mode(file), 0o444);
+    await writeFileAtomic(`${dir}/key.pem`, new Uint8Array([1, 2, 3]), 0o600);
+    assertEquals(mode(`${dir}/key.pem`), 0o600);
+    assertEquals([...Deno.readDirSync(dir)].map((entry) => entry.name).sort(), ['cert.pem', 'key.pem']);
+    const error = await rejection(writeFileAtomic(`${dir}/no-such-dir/x.pem`, 'x', 0o600));
+    assert(error instanceof Deno.errors.NotFound, String(error));
+  }));
+
+Deno.test('[deno] adapters/deno: missing files and folders are no error; other failures are', () =>
+  withTempDir(async (dir) => {
+    assertEquals(await readTextFileIfExists(`${dir}/missing`), undefined);
+    assertEquals((await rejection(readTextFileIfExists(dir)) as Error & { code?: string }).code, 'EISDIR');
+    assertEquals(await removeFileIfExists(`${dir}/missing`), false);
+    assertEquals(await isDirectory(dir), true);
+    assertEquals(await isDirectory(`${dir}/missing`), false);
+  }));
+
+Deno.test('[deno] adapters/deno: loadOrCreateKey creates a key (0600, folders 0700), then loads the same key', () =>
+  withTempDir(async (dir) => {
+    const path = `${dir}/keys/deep/account.pem`;
+    const created = await loadOrCreateKey(path);
+    assertEquals(created.type, 'ec256');
+    assertEquals(mode(path), 0o600);
+    assertEquals(mode(`${dir}/keys/deep`), 0o700);
+    assert(Deno.readTextFileSync(path).startsWith('-----BEGIN PRIVATE KEY-----'));
+    assertEquals((await loadOrCreateKey(path, 'rsa2048')).publicJwk, created.publicJwk);
+    Deno.writeTextFileSync(`${dir}/garbage.pem`, 'not a key\n');
+    assertEquals((await rejection(loadOrCreateKey(`${dir}/garbage.pem`))).message,
+      `Cannot use key ${dir}/garbage.pem: Cannot import key: found neither a PEM block nor a JSON Web Key`);
+  }));
+
+Deno.test('[deno] adapters/deno: webrootResponder writes one readable file per token and removes it; a bad token names no file', () =>
+  withTempDir(async (dir) => {
+    const responder = webrootResponder(dir);
+    assertEquals(responder.types, ['http-01']);
+    await responder.present(task('a.example', 'tok_en-1'));
+    assertEquals(Deno.readTextFileSync(`${dir}/tok_en-1`), 'tok_en-1.thumbprint');
+    assertEquals(mode(`${dir}/tok_en-1`), 0o644);
+    await responder.cleanup(task('a.example', 'tok_en-1'));
+    assertEquals(await readTextFileIfExists(`${dir}/tok_en-1`), undefined);
+    const error = await rejection(responder.present(task('a.example', '../escape')));
+    assert(error instanceof RangeError);
+    assertEquals(error.message, 'Refusing challenge token "../escape": it is not base64url');
+  }));
+
+Deno.test('[deno] adapters/deno: startStandaloneResponder serves presented tokens only, until closed; a taken port is named', async () => {
+  const responder = await startStandaloneResponder({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${responder.port}/.well-known/acme-challenge`;
+  const get = async (url: string, method = 'GET') => {
+    const response = await fetch(url, { method });
+    return { status: response.status, body: await response.text() };
+  };
+  try {
+    await responder.present(task('a.example', 'abc'));
+    assertEquals(await get(`${base}/abc`), { status: 200, body: 'abc.thumbprint' });
+    assertEquals(await get(`${base}/abc`, 'HEAD'), { status: 200, body: '' });
+    assertEquals((await get(`${base}/other`)).status, 404);
+    assertEquals((await get(`${base}/abc`, 'POST')).status, 404);
+    assertEquals((await get(`http://127.0.0.1:${responder.port}/abc`)).status, 404);
+    const busy = await rejection(startStandaloneResponder({ host: '127.0.0.1', port: responder.port }));
+    assertEquals(busy.message, `Cannot listen on 127.0.0.1:${responder.port} for http-01: the port is in use`);
+    await responder.cleanup(task('a.example', 'abc'));
+    assertEquals((await get(`${base}/abc`)).status, 404);
+  } finally {
+    await responder.close();
+  }
+  assert((await rejection(fetch(`${base}/abc`))) instanceof TypeError);
+});
+
+Deno.test('[deno] adapters/deno: createDenoFetch sends its User-Agent unless one is given, and fails with the reason alone', async () => {
+  const agents: (string | null)[] = [];
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, (request) => {
+    agents.push(request.headers.get('user-agent'));
+    return new Response('ok');
+  });
+  const fetch = createDenoFetch('test-agent/1');
+  try {
+    await (await fetch(`http://127.0.0.1:${server.addr.port}/`, { method: 'POST', body: '{}' })).text();
+    await (await fetch(`http://127.0.0.1:${server.addr.port}/`, { headers: { 'User-Agent': 'mine/2' } })).text();
+    assertEquals(agents, ['test-agent/1', 'mine/2']);
+  } finally {
+    await server.shutdown();
+  }
+  const error = await rejection(fetch(`http://127.0.0.1:${server.addr.port}/`));
+  assert(error instanceof TypeError);
+  assert(/^tcp connect error: Connection refused/.test(error.message), error.message);
+});
+
+/** A stdin stand-in the test writes lines into. */
+function lineInput() {
+  let controller!: ReadableStreamDefaultController<Uint8Array<ArrayBuffer>>;
+  const stream = new ReadableStream<Uint8Array<ArrayBuffer>>({ start: (c) => void (controller = c) });
+  const encoder = new TextEncoder();
+  return { stream, write: (text: string) => controller.enqueue(encoder.encode(text)), end: () => controller.close() };
+}
+
+Deno.test('[deno] adapters/deno: callerResponder prints one line at a time, in parallel too; each must come back unchanged', async () => {
+  const input = lineInput();
+  const printed: string[] = [];
+  const decoder = new TextDecoder();
+  const output = { writeSync: (bytes: Uint8Array) => (printed.push(...decoder.decode(bytes).split('\n').filter(Boolean)), bytes.length) };
+  const responder = callerResponder('dns-01', input.stream, output);
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+  const both = Promise.all([responder.present(task('a.example', 't1')), responder.present(task('b.example', 't2'))]);
+  await tick();
+  assertEquals(printed, ['dns-01 a.example t1.thumbprint']);
+  // A line may come in pieces, and with a CRLF ending.
+  input.write('dns-01 a.example t1.thumb');
+  input.write('print\ndns-01 b.example t2.thumbprint\r');
+  input.write('\n');
+  await both;
+  assertEquals(printed, ['dns-01 a.example t1.thumbprint', 'dns-01 b.example t2.thumbprint']);
+  const third = responder.present(task('c.example', 't3'));
+  input.write('dns-01 c.example wrong\n');
+  assertEquals((await rejection(third)).message,
+    'Cannot go on with c.example: expected the line "dns-01 c.example t3.thumbprint" back on standard input, got "dns-01 c.example wrong"');
+  const fourth = responder.present(task('d.example', 't4'));
+  input.end();
+  assertEquals((await rejection(fourth)).message,
+    'Cannot go on with d.example: standard input ended before the line "dns-01 d.example t4.thumbprint" came back');
+  responder.close();
+});
+
+Deno.test('[deno] adapters/deno: dnsResponder hands the record name and the digest to the DNS API', async () => {
+  const calls: string[] = [];
+  const responder = dnsResponder({
+    present: async (name, value) => void calls.push(`present ${name} ${value}`),
+    cleanup: async (name, value) => void calls.push(`cleanup ${name} ${value}`),
+  });
+  assertEquals(responder.types, ['dns-01']);
+  await responder.present(task('a.example', 't1'));
+  await responder.cleanup(task('a.example', 't1'));
+  assertEquals(calls, ['present _acme-challenge.a.example digest-of-t1', 'cleanup _acme-challenge.a.example digest-of-t1']);
+});
+
+Deno.test('[deno] adapters/deno: denoCaaResolver refuses a server that is not an address, by name', () => {
+  for (const server of ['dns.example:53', '127.0.0.1:0', '[::1]:70000', '']) {
+    let message = '';
+    try {
+      denoCaaResolver(server);
+    } catch (error) {
+      assert(error instanceof TypeError);
+      message = error.message;
+    }
+    assertEquals(message, `Invalid DNS server ${JSON.stringify(server)}: expected an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53`);
+  }
+});
