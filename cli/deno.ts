@@ -25,5 +25,10 @@ runCommand({
     createFetch: deno.createDenoFetch,
     callerResponder: (type) => deno.callerResponder(type),
     caaResolver: deno.denoCaaResolver,
+    async listDirectory(path) {
+      const names: string[] = [];
+      for await (const entry of Deno.readDir(path)) names.push(entry.name);
+      return names;
+    },
   }),
 });

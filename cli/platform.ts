@@ -3,6 +3,7 @@
 
 import type { CaaResolver } from '../core/caa.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
+import type { StandaloneResponder } from '../adapters/_shared.ts';
 import type { CallerChallengeType, ListenAddress } from './args.ts';
 
 export interface CliPlatform {
@@ -22,11 +23,6 @@ export interface CliPlatform {
   exit(code: number): void;
   /** The part that only a run that talks to a CA needs. */
   load(): Promise<CliRunPlatform>;
-}
-
-/** A built-in http-01 server (--standalone); it listens once started, and close() stops it. */
-export interface StandaloneResponder extends ChallengeResponder {
-  close(): Promise<void>;
 }
 
 export interface CliRunPlatform {
