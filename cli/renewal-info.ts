@@ -74,8 +74,8 @@ export function decideFromState(cert: CertificateSummary, state: RenewalState, n
  * Whether the state can decide for `cert` now without asking the CA: it must be about this certificate, and either
  * the CA has no renewal information for it, or its Retry-After has not passed.
  */
-export function isCurrent(state: RenewalState | undefined, cert: CertificateSummary, now: Date): state is RenewalState {
-  if (!state || state.serial !== serialOf(cert)) return false;
+export function isCurrent(state: RenewalState, cert: CertificateSummary, now: Date): boolean {
+  if (state.serial !== serialOf(cert)) return false;
   return state.renewalInfo === null || (state.nextCheck !== undefined && now.getTime() < state.nextCheck.getTime());
 }
 
@@ -102,7 +102,7 @@ export async function scheduleRenewal(
   if (plan.action === 'renew' && plan.renewAt === undefined) return withReplaces(plan);
 
   let state = readState(platform, paths.renewalInfo);
-  if (!isCurrent(state, cert, now)) {
+  if (!state || !isCurrent(state, cert, now)) {
     const [{ askRenewalInfo }, runPlatform] = await Promise.all([import('./ari-query.ts'), platform.load()]);
     state = await askRenewalInfo({ ...platform, ...runPlatform }, options, cert, state, paths.renewalInfo, now);
   }

@@ -14,3 +14,4 @@ import './protocol.test.ts';
 import './flow.test.ts';
 import './caa.test.ts';
 import './path.test.ts';
+import './cli-renewal.test.ts';

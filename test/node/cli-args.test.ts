@@ -55,6 +55,17 @@ test('long options, with "=" or a separate value', () => {
   assert.equal(parseArgs(['a.example']).keyType, 'rsa4096');
 });
 
+test('the options of issue 6: --profile, the CAA check and its DNS server, and the many-certificates modes', () => {
+  const options = parseArgs(['--profile', 'shortlived', '--dns-server', '[::1]:8053', 'a.example']);
+  assert.deepEqual([options.profile, options.caaCheck, options.dnsServer, options.renewAll, options.jobs], ['shortlived', true, '[::1]:8053', false, undefined]);
+  assert.equal(parseArgs(['--no-caa-check', 'a.example']).caaCheck, false);
+  for (const server of ['127.0.0.1', '127.0.0.1:8053', '::1', '[2001:db8::53]:53']) assert.equal(parseArgs(['--dns-server', server, 'a.example']).dnsServer, server);
+  // The operand is the tree, and it is optional.
+  assert.deepEqual([parseArgs(['--renew-all']).names, parseArgs(['--renew-all', '--jobs', '8', '/srv/tls']).names], [[], ['/srv/tls']]);
+  const list = parseArgs(['-F', '--renew-list=/etc/acme/sets', '--jobs=2']);
+  assert.deepEqual([list.renewList, list.jobs, list.force], ['/etc/acme/sets', 2, true]);
+});
+
 test('--help and --version need no domain', () => {
   assert.equal(parseArgs(['--help']).help, true);
   assert.equal(parseArgs(['--version']).version, true);
@@ -92,6 +103,21 @@ const BAD_ARGUMENTS: [string[], RegExp][] = [
   [['-c', '', 'a.example'], /^-c needs a non-empty argument$/],
   [['--help=yes'], /--help takes no value/],
   [['-v'], /^no domain given; usage: acme-client/],
+  [['--profile', '', 'a.example'], /^--profile needs a non-empty value$/],
+  [['--dns-server', 'dns.example:53', 'a.example'], /^--dns-server "dns.example:53" is not an IP address with an optional port, e.g. 127.0.0.1:53 or \[::1\]:53$/],
+  [['--dns-server', '127.0.0.1:0', 'a.example'], /^--dns-server "127.0.0.1:0" is not an IP address/],
+  [['--dns-server', '300.0.0.1', 'a.example'], /^--dns-server "300.0.0.1" is not an IP address/],
+  [['--no-caa-check=yes', 'a.example'], /^--no-caa-check takes no value$/],
+  [['--jobs', '2', 'a.example'], /^--jobs is for --renew-all and --renew-list$/],
+  [['--jobs', '0', '--renew-all'], /^--jobs "0" is not a number from 1 to 64$/],
+  [['--jobs', '2x', '--renew-all'], /^--jobs "2x" is not a number from 1 to 64$/],
+  [['--renew-all', '--renew-list', 'sets.txt'], /^--renew-all and --renew-list both choose the sets: give one$/],
+  [['--renew-all', '/srv/a', '/srv/b'], /^--renew-all takes one directory at most, the tree the certificates are in, not domain names$/],
+  [['--renew-list', 'sets.txt', 'a.example', 'b.example'], /^--renew-list takes one directory at most/],
+  [['-c', '/srv/certs', '--renew-all'], /^--renew-all cannot be combined with -c$/],
+  [['-k', '/srv/key.pem', '--renew-list', 'sets.txt'], /^--renew-list cannot be combined with -k$/],
+  [['-r', '--renew-all'], /^--renew-all cannot be combined with -r$/],
+  [['-t', 'http-01', '--renew-all'], /^--renew-all cannot be combined with -t$/],
   [[], /^no domain given/],
 ];
 
