@@ -1,5 +1,5 @@
 // The acme-client entry for Deno: Deno's platform for cli/command.ts, over adapters/deno.ts. Run it with the
-// narrowest permissions (see cli/README-deno.md):
+// narrowest permissions (see "acme-client under Deno" in the README):
 //   deno run --no-prompt --allow-net=CA_HOST:PORT --allow-read=FILES --allow-write=DIRS cli/deno.ts [flags] domain...
 
 import * as deno from '../adapters/deno.ts';

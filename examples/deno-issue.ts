@@ -1,6 +1,6 @@
 // A certificate from a Deno script: account and certificate keys kept on disk, dns-01 answered through a DNS
-// provider's HTTP API, the PEM files written beside the key. The CA, the DNS API and the names come from the
-// environment and the command line:
+// provider's HTTP API, the chain written beside the key as fullchain.pem. The CA, the DNS API and the names come
+// from the environment and the command line:
 //
 //   ACME_DIRECTORY=https://acme-v02.api.letsencrypt.org/directory DNS_API=https://dns.example.net/v1 \
 //   deno run --allow-net --allow-env=ACME_DIRECTORY,DNS_API --allow-read=. --allow-write=. \
@@ -30,6 +30,5 @@ const issued = await issueCertificate({
     cleanup: (name) => dns('clear-txt', { host: `${name}.` }),
   }),
 });
-await writeFileAtomic('cert.pem', issued.certificatePem, CERT_FILE_MODE);
 await writeFileAtomic('fullchain.pem', issued.fullchainPem, CERT_FILE_MODE);
 console.log(`fullchain.pem and privkey.pem for ${Deno.args.join(', ')}, valid until ${issued.certificate.notAfter.toISOString()}`);

@@ -86,6 +86,8 @@ if (requested.length === 0) {
   await step('build', process.execPath, ['--import', 'tsx', 'build.ts']);
   await step('type check (Node side)', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']);
   await step('type check (core and web, no Node types)', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.core.json', '--noEmit']);
+  // `deno run` does not type-check, and the Deno tests import neither the CLI's Deno entry nor the example.
+  await step('type check (Deno: CLI entry, adapter, example)', 'node_modules/.bin/deno', ['check', '--quiet', 'cli/deno.ts', 'adapters/deno.ts', 'examples/deno-issue.ts']);
 }
 const results: Record<string, StepResult> = {};
 const nodeFiles = pick('test/node');

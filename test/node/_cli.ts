@@ -25,11 +25,30 @@ export type Runtime = 'node' | 'deno';
 /** Each CLI test runs in both; the test names start with the runtime, e.g. "[deno] ...". */
 export const RUNTIMES: readonly Runtime[] = ['node', 'deno'];
 
+/** The system's DNS servers, as Deno's resolver reads them: it asks them for CAA records on port 53. */
+function systemResolvers(): string[] {
+  let text = '';
+  try {
+    text = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return [];
+  }
+  return [...text.matchAll(/^nameserver\s+(\S+)/gm)].map(([, address]) => (address!.includes(':') ? `[${address}]:53` : `${address}:53`));
+}
+
+/** --dns-server's ADDR, ADDR:PORT, IPv6 or [IPv6]:PORT as Deno's --allow-net takes it, port 53 by default. */
+function withDnsPort(server: string): string {
+  if (server.startsWith('[')) return server.includes(']:') ? server : `${server}:53`;
+  if (server.split(':').length > 2) return `[${server}]:53`;
+  return server.includes(':') ? server : `${server}:53`;
+}
+
 /**
  * The narrowest Deno permissions for an acme-client command line, as README-deno.md states them: the CA's
- * host:port and the --standalone address; reads of the key files (their folders when -n/-N creates them), the
- * certificate directory and the -C directory; writes to the certificate directory, the -C directory and the
- * folders that new keys or -m create. A command line the CLI refuses gets none, since it must fail before any access.
+ * host:port, the --standalone address, and the DNS server of the CAA pre-check (--dns-server, or the system's);
+ * reads of the key files (their folders when -n/-N creates them), the certificate directory and the -C directory;
+ * writes to the certificate directory, the -C directory and the folders that new keys or -m create. A command line
+ * the CLI refuses gets none, since it must fail before any access.
  */
 export function denoPermissions(args: readonly string[]): string[] {
   let options: ReturnType<typeof parseArgs>;
@@ -44,6 +63,7 @@ export function denoPermissions(args: readonly string[]): string[] {
   const ca = new URL(directoryUrlOf(options));
   const net = [`${ca.hostname}:${ca.port || 443}`];
   if (options.standalone) net.push(`${options.standalone.host ?? '[::]'}:${options.standalone.port}`);
+  if (options.caaCheck) net.push(...(options.dnsServer ? [withDnsPort(options.dnsServer)] : systemResolvers()));
   const webroot = !options.challengeType && !options.standalone ? [paths.challengeDir] : [];
   const accountKeyDir = options.createAccountKey ? [dirnamePath(paths.accountKey)] : [];
   const domainKeyDir = options.createDomainKey ? [dirnamePath(paths.domainKey)] : [];
@@ -53,10 +73,10 @@ export function denoPermissions(args: readonly string[]): string[] {
   return [`--allow-net=${list(net)}`, `--allow-read=${list(read)}`, `--allow-write=${list(write)}`];
 }
 
-/** The command that runs acme-client with `args` in `runtime`. */
-export function cliCommand(runtime: Runtime, args: readonly string[]): [string, string[]] {
+/** The command that runs acme-client with `args` in `runtime`; Deno gets `permissions`, by default the narrowest. */
+export function cliCommand(runtime: Runtime, args: readonly string[], permissions = denoPermissions(args)): [string, string[]] {
   if (runtime === 'node') return [process.execPath, [CLI, ...args]];
-  return [DENO, ['run', '--no-prompt', ...denoPermissions(args), DENO_CLI, ...args]];
+  return [DENO, ['run', '--no-prompt', ...permissions, DENO_CLI, ...args]];
 }
 
 export interface CliResult {
@@ -72,6 +92,8 @@ export interface RunOptions {
   caFile?: string;
   /** Called for each stdout line; what it returns (if anything) is written back on stdin with a newline. */
   onLine?: (line: string) => Promise<string | undefined> | string | undefined;
+  /** Deno's permission flags instead of the narrowest set for the command line. */
+  permissions?: string[];
   /** The child's working directory (this process's by default) and more environment for it. */
   cwd?: string;
   env?: Record<string, string>;
@@ -79,7 +101,7 @@ export interface RunOptions {
 
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const runtime = options.runtime ?? 'node';
-  return runChild(runtime, cliCommand(runtime, args), options);
+  return runChild(runtime, cliCommand(runtime, args, options.permissions), options);
 }
 
 /** `deno ARGS` as the tests run Deno: the project-local DENO_DIR, no colours, and DENO_CERT when `caFile` is given. */

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { freePort, startPebble, type Pebble } from '../_pebble.ts';
-import { RUNTIMES, closeServer, opensslRead, opensslVerify, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
+import { RUNTIMES, closeServer, denoPermissions, opensslRead, opensslVerify, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
 
 const NAMES = ['a.example', 'b.example', 'c.example'];
 let pebble: Pebble;
@@ -22,11 +22,12 @@ function setup(runtime: Runtime, name: string) {
   const certs = join(dir, 'certs');
   mkdirSync(certs, { recursive: true });
   const paths = ['-c', certs, '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem')];
+  const argv = (args: string[]) => ['--directory', pebble.directoryUrl, ...paths, ...args];
   return {
     dir,
     certs,
-    run: (args: string[], options: Parameters<typeof runCli>[1] = {}) =>
-      runCli(['--directory', pebble.directoryUrl, ...paths, ...args], { runtime, caFile: pebble.tlsCaFile, ...options }),
+    argv,
+    run: (args: string[], options: Parameters<typeof runCli>[1] = {}) => runCli(argv(args), { runtime, caFile: pebble.tlsCaFile, ...options }),
     /** The same run with the CA unreachable: only a run that makes no request can succeed. */
     runOffline: async (args: string[]) =>
       runCli(['--directory', `https://127.0.0.1:${await freePort()}/dir`, ...paths, ...args], { runtime, caFile: pebble.tlsCaFile }),
@@ -251,3 +252,32 @@ for (const runtime of RUNTIMES) {
     assert.deepEqual(readdirSync(s.certs), []);
   });
 }
+
+test('[deno] permissions: the narrowest set for a command line, as README-deno.md gives it', () => {
+  const standalone = ['--directory', 'https://ca.example:14000/dir', '-nN', '-f', '/etc/acme/account.pem', '--standalone', '80', '--dns-server', '::1',
+    'example.com'];
+  assert.deepEqual(denoPermissions(standalone), [
+    '--allow-net=ca.example:14000,[::]:80,[::1]:53',
+    '--allow-read=/etc/ssl/acme,/etc/acme,/etc/ssl/acme/private',
+    '--allow-write=/etc/ssl/acme,/etc/acme,/etc/ssl/acme/private',
+  ]);
+  assert.deepEqual(denoPermissions(['--no-caa-check', '-m', 'example.com']), [
+    '--allow-net=acme-v02.api.letsencrypt.org:443',
+    '--allow-read=/etc/ssl/acme/example.com,/var/www/acme,/etc/acme/example.com/privkey.pem,/etc/ssl/acme/private/example.com/privkey.pem',
+    '--allow-write=/etc/ssl/acme/example.com,/var/www/acme,/etc/ssl/acme/private/example.com,/etc/acme/example.com',
+  ]);
+  assert.deepEqual(denoPermissions(['--bad-flag', 'example.com']), []);
+});
+
+test('[deno] permissions: they are enforced; without --allow-write the run stops at its first write and changes nothing', async () => {
+  const s = setup('deno', 'no-write');
+  const args = s.argv(['-nN', '--key-type', 'ec256', '-C', www, 'a.example']);
+  const permissions = denoPermissions(args).filter((flag) => !flag.startsWith('--allow-write='));
+  const before = snapshotTree(s.dir);
+  const result = await runCli(args, { runtime: 'deno', caFile: pebble.tlsCaFile, permissions });
+  assert.equal(result.code, 1);
+  // The first write is the http-01 response's temporary file, beside where the response goes.
+  assert.match(result.stderr, new RegExp(`^acme-client: Requires write access to "${www}/\\.[A-Za-z0-9_-]+\\.[0-9a-f-]+\\.tmp", run again with the --allow-write flag\n$`));
+  assert.deepEqual(snapshotTree(s.dir), before);
+  assert.deepEqual(readdirSync(www), []);
+});

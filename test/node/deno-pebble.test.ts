@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPebble, type Pebble } from '../_pebble.ts';
@@ -58,6 +58,16 @@ test('[deno] example: examples/deno-issue.ts issues over dns-01 through the DNS 
   assert.equal(second.code, 0, second.stderr);
   assert.equal(readFileSync(file('account.pem'), 'utf8') + readFileSync(file('privkey.pem'), 'utf8'), keys);
   assert.notEqual(opensslRead(file('fullchain.pem')).serialHex, serial);
+});
+
+test('[deno] example: the READMEs that show it quote examples/deno-issue.ts as it is', () => {
+  const example = readFileSync(EXAMPLE, 'utf8');
+  const firstLine = example.slice(0, example.indexOf('\n'));
+  const quoting = ['../../README.md', '../../examples/README-deno.md']
+    .map((path) => fileURLToPath(new URL(path, import.meta.url)))
+    .filter((path) => existsSync(path) && readFileSync(path, 'utf8').includes(firstLine));
+  assert.ok(quoting.length > 0, 'no README quotes the example');
+  for (const path of quoting) assert.ok(readFileSync(path, 'utf8').includes(`\`\`\`ts\n${example}\`\`\``), `${path} quotes an older example`);
 });
 
 test('[deno] example: without DNS_API it stops with its usage, having written nothing', async () => {
