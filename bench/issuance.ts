@@ -1,18 +1,24 @@
 // Benchmark: a 3-name certificate with a fresh EC account over http-01 from a local Pebble, 5 times with our built
 // CLI (--standalone) and 5 times with npm acme-client 5.4 as the peer; then the daily cron run that finds nothing
-// due (exit 2) against a bare `node -e 0`. Prints markdown tables with medians and the targets of issue 3.
+// due (exit 2) against a bare `node -e 0`, both inside the CA's Retry-After (renewal-info.json decides, no request)
+// and after it (one ARI request to Pebble behind test/_acme-proxy.ts). Prints markdown tables with medians and the
+// targets of issue 3.
 // Run: `npx tsx bench/issuance.ts` after `npx tsx build.ts`.
 //
 // Pebble runs with PEBBLE_VA_NOSLEEP=1 and PEBBLE_WFE_NONCEREJECT=0: with Pebble's default of 5 % rejected nonces,
 // request counts vary from run to run by chance, which would blur the comparison.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { startPebble, type Pebble } from '../test/_pebble.ts';
+import { startAcmeProxy, type AcmeProxy } from '../test/_acme-proxy.ts';
+import { pemDecode } from '../core/encoding.ts';
+import { certificateIdentifier } from '../core/renewal.ts';
+import { parseCertificate } from '../core/x509.ts';
 
 const RUNS = 5;
 const CRON_RUNS = 15;
@@ -85,34 +91,57 @@ async function issuance(pebble: Pebble, label: string, command: (outDir: string)
   return samples;
 }
 
-const ours = (pebble: Pebble) => (outDir: string) => {
+const ours = (pebble: Pebble, directoryUrl = pebble.directoryUrl) => (outDir: string) => {
   mkdirSync(join(outDir, 'certs'));
-  return [cli, '-nN', '--key-type', 'ec256', '--directory', pebble.directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
+  return [cli, '-nN', '--key-type', 'ec256', '--directory', directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
     '-c', join(outDir, 'certs'), '-f', join(outDir, 'account.pem'), '-k', join(outDir, 'domain.pem'), ...NAMES];
 };
 const peer = (pebble: Pebble) => (outDir: string) => [join(helperDir, 'peer.mjs'), pebble.directoryUrl, String(pebble.httpPort), outDir, ...NAMES];
 
-/** The exit-2 run and `node -e 0`, interleaved so that load on the machine hits both alike. */
-async function cronPath(pebble: Pebble): Promise<{ bare: Sample[]; cron: Sample[] }> {
+interface CronSamples {
+  bare: Sample[];
+  /** Inside the CA's Retry-After: renewal-info.json decides. */
+  cached: Sample[];
+  /** After it: one GET of the certificate's renewalInfo. */
+  asked: Sample[];
+}
+
+/**
+ * The exit-2 run and `node -e 0`, interleaved so that load on the machine hits both alike. The CA (Pebble behind the
+ * ARI proxy) puts the window 30 days ahead with Retry-After 6 hours; an "asked" run first moves renewal-info.json's
+ * next check into the past, as the day after would.
+ */
+async function cronPath(pebble: Pebble, proxy: AcmeProxy): Promise<CronSamples> {
   const dir = mkdtempSync(join(tmpdir(), 'acme-bench-cron-'));
   try {
-    const issue = ours(pebble)(dir);
-    const env = { ...process.env, NODE_EXTRA_CA_CERTS: pebble.tlsCaFile };
-    const first = await measure(issue, env, false);
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: pebble.tlsCaFile, BENCH_CA_HOST: new URL(proxy.directoryUrl).host };
+    const first = await measure(ours(pebble, proxy.directoryUrl)(dir), env, false);
     if (first.code !== 0) throw new Error(`cron setup failed: ${first.stderr}`);
-    // The same command a crontab would hold, minus -nN; the CA is not contacted on this path at all.
-    const cron = [cli, '--directory', pebble.directoryUrl, '-c', join(dir, 'certs'), '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem'), ...NAMES];
-    const result = { bare: [] as Sample[], cron: [] as Sample[] };
+    const certificate = parseCertificate(pemDecode(readFileSync(join(dir, 'certs', 'cert.pem'), 'utf8'), ['CERTIFICATE']).der);
+    const now = Date.now();
+    proxy.setRenewalInfo(certificateIdentifier(certificate), { start: new Date(now + 30 * 86_400_000), end: new Date(now + 32 * 86_400_000), retryAfterSeconds: 6 * 3600 });
+    const stateFile = join(dir, 'certs', 'renewal-info.json');
+    const expire = () => writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(readFileSync(stateFile, 'utf8')), nextCheck: new Date(Date.now() - 1000).toISOString() }));
+    // The same command a crontab would hold, minus -nN.
+    const cron = [cli, '--directory', proxy.directoryUrl, '-c', join(dir, 'certs'), '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem'), ...NAMES];
+    const cronRun = async (ask: boolean, probe: boolean) => {
+      if (ask) expire();
+      const sample = await measure(cron, env, probe);
+      if (sample.code !== 2) throw new Error(`cron run exited ${sample.code}, not 2: ${sample.stderr}`);
+      return sample;
+    };
+    const result: CronSamples = { bare: [], cached: [], asked: [] };
     for (let run = 0; run < CRON_RUNS; run++) {
       result.bare.push(await measure(['-e', '0'], env, false));
-      const sample = await measure(cron, env, false);
-      if (sample.code !== 2) throw new Error(`cron run exited ${sample.code}, not 2: ${sample.stderr}`);
-      result.cron.push(sample);
+      result.asked.push(await cronRun(true, false));
+      result.cached.push(await cronRun(false, false));
     }
-    // Peak RSS from the probe in separate runs, so the probe's own load time stays out of the wall times above.
+    // Peak RSS and request counts from the probe in separate runs, so its own load time stays out of the wall times.
+    const probed = (sample: Sample, { rssMiB, requests }: Sample) => Object.assign(sample, { rssMiB, requests });
     for (let run = 0; run < RUNS; run++) {
       result.bare[run]!.rssMiB = (await measure(['-e', '0'], env, true)).rssMiB;
-      result.cron[run]!.rssMiB = (await measure(cron, env, true)).rssMiB;
+      probed(result.asked[run]!, await cronRun(true, true));
+      probed(result.cached[run]!, await cronRun(false, true));
     }
     return result;
   } finally {
@@ -126,10 +155,11 @@ if (!existsSync(cli)) {
 }
 await bundleHelpers();
 const pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
+const proxy = await startAcmeProxy(pebble);
 try {
   const oursSamples = await issuance(pebble, 'acme-client (ours)', ours(pebble));
   const peerSamples = await issuance(pebble, 'npm acme-client', peer(pebble));
-  const { bare, cron } = await cronPath(pebble);
+  const { bare, cached, asked } = await cronPath(pebble, proxy);
 
   const summary = (samples: Sample[]) => ({
     wall: median(samples.map((s) => s.wallMs)) / 1000,
@@ -148,15 +178,18 @@ try {
   console.log(`| target | ≤ 0.5 | ≤ 15 | ≤ 60 |`);
   console.log(`\nEvery run, wall s: this ${oursSamples.map((s) => s.wallMs.toFixed(0)).join(' ')} ms; peer ${peerSamples.map((s) => s.wallMs.toFixed(0)).join(' ')} ms`);
 
-  const bareWall = median(bare.map((s) => s.wallMs));
-  const cronWall = median(cron.map((s) => s.wallMs));
+  const wallOf = (samples: Sample[]) => median(samples.map((s) => s.wallMs));
   const rssOf = (samples: Sample[]) => median(samples.slice(0, RUNS).map((s) => s.rssMiB));
-  console.log(`\nCron path: certificate present and not due (exit 2); wall medians of ${CRON_RUNS} interleaved runs, RSS medians of ${RUNS}\n`);
-  console.log('| process | wall ms | peak RSS MB |');
-  console.log('|---|---|---|');
-  console.log(`| node -e 0 | ${bareWall.toFixed(1)} | ${rssOf(bare).toFixed(1)} |`);
-  console.log(`| acme-client, nothing due | ${cronWall.toFixed(1)} | ${rssOf(cron).toFixed(1)} |`);
-  console.log(`| difference (target ≤ 25 ms, ≤ 60 MB) | +${(cronWall - bareWall).toFixed(1)} | +${(rssOf(cron) - rssOf(bare)).toFixed(1)} |`);
+  const requestsOf = (samples: Sample[]) => median(samples.slice(0, RUNS).map((s) => s.requests));
+  const bareWall = wallOf(bare);
+  console.log(`\nCron path: certificate present and not due (exit 2); wall medians of ${CRON_RUNS} interleaved runs, RSS and requests medians of ${RUNS}\n`);
+  console.log('| process | wall ms | over node -e 0 (target ≤ 25 ms) | requests to the CA | peak RSS MB |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| node -e 0 | ${bareWall.toFixed(1)} | - | - | ${rssOf(bare).toFixed(1)} |`);
+  for (const [label, samples] of [['acme-client, inside Retry-After (renewal-info.json decides)', cached], ['acme-client, asking ARI (local Pebble + proxy)', asked]] as const) {
+    console.log(`| ${label} | ${wallOf(samples).toFixed(1)} | +${(wallOf(samples) - bareWall).toFixed(1)} | ${requestsOf(samples)} | ${rssOf(samples).toFixed(1)} |`);
+  }
 } finally {
+  await proxy.stop();
   await pebble.stop();
 }
