@@ -5,14 +5,69 @@ import type { ChallengeTask, ChallengeType } from '../core/client.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { joinPath } from './_path.ts';
 
+/**
+ * Private keys: read and write for the owner only.
+ *
+ * @example
+ * ```ts
+ * import { KEY_FILE_MODE, writeFileAtomic } from "@acmets/acme-client/deno";
+ * await writeFileAtomic("privkey.pem", "-----BEGIN PRIVATE KEY-----\n…", KEY_FILE_MODE);
+ * ```
+ */
 export const KEY_FILE_MODE = 0o600;
+
+/**
+ * Certificates: readable by all, writable by none (acme-client(1)'s 0444); atomic writes replace them all the same.
+ *
+ * @example
+ * ```ts
+ * import { CERT_FILE_MODE, writeFileAtomic } from "@acmets/acme-client/deno";
+ * await writeFileAtomic("fullchain.pem", "-----BEGIN CERTIFICATE-----\n…", CERT_FILE_MODE);
+ * ```
+ */
 export const CERT_FILE_MODE = 0o444;
-/** The web server, usually another user, must read the response. */
+/**
+ * The web server, usually another user, must read the response.
+ *
+ * @example
+ * ```ts
+ * import { CHALLENGE_FILE_MODE } from "@acmets/acme-client/deno";
+ * console.log(CHALLENGE_FILE_MODE.toString(8)); // "644"
+ * ```
+ */
 export const CHALLENGE_FILE_MODE = 0o644;
+
+/**
+ * Folders made for keys: the owner's alone.
+ *
+ * @example
+ * ```ts
+ * import { KEY_DIR_MODE, makeDirectories } from "@acmets/acme-client/deno";
+ * await makeDirectories("/etc/acme", KEY_DIR_MODE);
+ * ```
+ */
 export const KEY_DIR_MODE = 0o700;
+
+/**
+ * Folders made for certificates: readable by all.
+ *
+ * @example
+ * ```ts
+ * import { PUBLIC_DIR_MODE, makeDirectories } from "@acmets/acme-client/deno";
+ * await makeDirectories("/etc/ssl/acme/example.com", PUBLIC_DIR_MODE);
+ * ```
+ */
 export const PUBLIC_DIR_MODE = 0o755;
 
-/** RFC 8555 §8.3: http-01 answers at this path plus the token. */
+/**
+ * RFC 8555 §8.3: http-01 answers at this path plus the token.
+ *
+ * @example
+ * ```ts
+ * import { HTTP01_PATH_PREFIX } from "@acmets/acme-client/deno";
+ * const url = `http://example.com${HTTP01_PATH_PREFIX}evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA`;
+ * ```
+ */
 export const HTTP01_PATH_PREFIX = '/.well-known/acme-challenge/';
 
 /** The core refuses tokens that are not base64url (RFC 8555 §8.3); checked again here because a file is named after it. */
@@ -45,10 +100,21 @@ export function listenError(address: { host?: string; port: number }, portInUse:
   return new Error(`Cannot listen on ${address.host ?? '*'}:${address.port} for http-01: ${portInUse ? 'the port is in use' : reason}`);
 }
 
-/** A built-in http-01 server: it listens once started, and close() stops it with its connections. */
+/**
+ * A built-in http-01 server: it listens once started, and close() stops it with its connections.
+ *
+ * @example
+ * ```ts
+ * import { startStandaloneResponder } from "@acmets/acme-client/deno";
+ * const responder = await startStandaloneResponder({ host: "127.0.0.1", port: 0 });
+ * console.log(responder.port);
+ * await responder.close();
+ * ```
+ */
 export interface StandaloneResponder extends ChallengeResponder {
   /** The port it listens on (useful when asked for port 0). */
   readonly port: number;
+  /** Stops the server and its connections. */
   close(): Promise<void>;
 }
 
@@ -76,6 +142,17 @@ export function http01Answers(): Http01Answers {
   };
 }
 
+/**
+ * A responder that reads its input until closed: acme-client(1)'s -t.
+ *
+ * @example
+ * ```ts
+ * import { callerResponder } from "@acmets/acme-client/deno";
+ * const responder = callerResponder("dns-01");
+ * // … issueCertificate({ ..., responder }) …
+ * responder.close();
+ * ```
+ */
 export interface CallerResponder extends ChallengeResponder {
   /** Stops reading the input, so that the process can exit. */
   close(): void;
@@ -123,7 +200,18 @@ export function lineProtocolResponder(type: ChallengeType, channel: LineChannel)
   };
 }
 
-/** A DNS provider's API as dnsResponder uses it. */
+/**
+ * A DNS provider's API as dnsResponder uses it.
+ *
+ * @example
+ * ```ts
+ * import type { DnsRecordApi } from "@acmets/acme-client/deno";
+ * const api: DnsRecordApi = {
+ *   present: async (name, value) => { await fetch(`https://dns.example/txt/${name}`, { method: "POST", body: value }); },
+ *   cleanup: async (name, value) => { await fetch(`https://dns.example/txt/${name}/${value}`, { method: "DELETE" }); },
+ * };
+ * ```
+ */
 export interface DnsRecordApi {
   /**
    * Adds `value` to the TXT records at `name` (e.g. "_acme-challenge.example.com"), keeping others there: a

@@ -7,12 +7,32 @@ import {
   certificateIdentifier, nextRenewalCheck, renewalDecision, type RenewalDecision, type RenewalDecisionInput, type RenewalInfo,
 } from './renewal.ts';
 
+/**
+ * Options for fetchRenewalInfo: a client's transport, or what a new one takes.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, certificateIdentifier, fetchRenewalInfo, importKey, parseCertificateChain } from "@acmets/acme-client";
+ * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * const client = await AcmeClient.create("https://acme-v02.api.letsencrypt.org/directory", { accountKey: await importKey(await Deno.readTextFile("/etc/acme/privkey.pem")) });
+ * const info = await fetchRenewalInfo(client.directory.renewalInfo!, certificateIdentifier(cert!), { transport: client.transport });
+ * ```
+ */
 export interface FetchRenewalInfoOptions extends TransportOptions {
   /** The ACME client's transport, so the request shares its fetch, trace and clock. */
   transport?: Transport;
 }
 
-/** GET {renewalInfo}/{certID} (§4.1), unauthenticated, and validate the answer (§4.2). */
+/**
+ * GET {renewalInfo}/{certID} (§4.1), unauthenticated, and validate the answer (§4.2).
+ *
+ * @example
+ * ```ts
+ * import { certificateIdentifier, fetchRenewalInfo, parseCertificateChain } from "@acmets/acme-client";
+ * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * const info = await fetchRenewalInfo("https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo", certificateIdentifier(cert!));
+ * ```
+ */
 export async function fetchRenewalInfo(renewalInfoUrl: string, certId: string, options: FetchRenewalInfoOptions = {}): Promise<RenewalInfo> {
   const transport = options.transport ?? new Transport(options);
   const url = `${renewalInfoUrl.replace(/\/+$/, '')}/${certId}`;
@@ -50,14 +70,40 @@ function rfc3339(value: unknown): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/**
+ * What checkRenewal needs: the certificate, the directory's renewalInfo URL, and how to fetch.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, checkRenewal, importKey, parseCertificateChain } from "@acmets/acme-client";
+ * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * const client = await AcmeClient.create("https://acme-v02.api.letsencrypt.org/directory", { accountKey: await importKey(await Deno.readTextFile("/etc/acme/privkey.pem")) });
+ * const check = await checkRenewal({ cert: cert!, renewalInfoUrl: client.directory.renewalInfo, transport: client.transport });
+ * ```
+ */
 export interface CheckRenewalOptions extends Omit<RenewalDecisionInput, 'renewalInfo'> {
   /** The directory's `renewalInfo`; absent when the CA does not offer ARI. */
   renewalInfoUrl?: string;
+  /** The client's transport, to share its fetch, trace and clock. */
   transport?: Transport;
+  /** A fetch, when no transport is given. */
   fetch?: typeof fetch;
+  /** Aborts the request. */
   signal?: AbortSignal;
 }
 
+/**
+ * checkRenewal's decision, with what the caller needs to renew (`certId` for `replaces`) or to ask again later.
+ *
+ * @example
+ * ```ts
+ * import { checkRenewal, parseCertificateChain } from "@acmets/acme-client";
+ * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * const check = await checkRenewal({ cert: cert!, renewalInfoUrl: "https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo" });
+ * if (check.due) console.log("renew, replacing", check.certId);
+ * else console.log("ask again at", check.nextCheck);
+ * ```
+ */
 export interface RenewalCheck extends RenewalDecision {
   /** The identifier to send as `replaces` when renewing; absent when the certificate has no AKI. */
   certId?: string;
@@ -70,6 +116,13 @@ export interface RenewalCheck extends RenewalDecision {
 /**
  * Asks the CA when to renew and decides (§4.2), falling back to the lifetime rule when the CA has no renewalInfo,
  * the certificate has no AKI, or the request fails or is invalid (§4.3: the client then uses its own schedule).
+ *
+ * @example
+ * ```ts
+ * import { checkRenewal, parseCertificateChain } from "@acmets/acme-client";
+ * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * const { due, reason, ariError } = await checkRenewal({ cert: cert!, renewalInfoUrl: "https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo" });
+ * ```
  */
 export async function checkRenewal(options: CheckRenewalOptions): Promise<RenewalCheck> {
   const { renewalInfoUrl, transport, fetch, signal, ...input } = options;
@@ -96,6 +149,17 @@ export async function checkRenewal(options: CheckRenewalOptions): Promise<Renewa
  * client error whose detail names the field. Boulder prefixes all of its reasons with "Could not validate ARI
  * 'replaces' field": an unknown certificate (malformed, 404), another account's certificate (unauthorized, 403),
  * identifiers with nothing in common (malformed, 400), and a certificate that was already replaced (409).
+ *
+ * @example
+ * ```ts
+ * import { isReplacesRejected } from "@acmets/acme-client";
+ * try {
+ *   await order();
+ * } catch (error) {
+ *   if (isReplacesRejected(error)) console.error("the CA refused replaces:", error.problem.detail);
+ * }
+ * declare function order(): Promise<void>;
+ * ```
  */
 export function isReplacesRejected(error: unknown): error is AcmeError {
   if (!(error instanceof AcmeError)) return false;
@@ -107,6 +171,15 @@ export function isReplacesRejected(error: unknown): error is AcmeError {
 /**
  * Creates an order with `replaces`, and if the CA refuses the field, once more without it (§5: `replaces` only buys
  * the rate-limit exemption; a renewal must not fail over it). `onFallback` hears why, for a warning.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey, withReplacesFallback } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const order = await withReplacesFallback("aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", (replaces) =>
+ *   client.newOrder({ identifiers: [{ type: "dns", value: "example.com" }], ...(replaces && { replaces }) }),
+ *   (error) => console.warn(`renewing without replaces: ${error.message}`));
+ * ```
  */
 export async function withReplacesFallback<T>(
   replaces: string | undefined,

@@ -3,9 +3,21 @@
 
 import type { Identifier } from './names.ts';
 
+/**
+ * One CAA record (RFC 8659 §4.1).
+ *
+ * @example
+ * ```ts
+ * import type { CaaRecord } from "@acmets/acme-client";
+ * const record: CaaRecord = { flags: 0, tag: "issue", value: "letsencrypt.org; validationmethods=dns-01" };
+ * ```
+ */
 export interface CaaRecord {
+  /** The flags octet; 128 is the issuer critical flag. */
   flags: number;
+  /** The property tag: issue, issuewild, iodef, … */
   tag: string;
+  /** The property value, as text. */
   value: string;
   /** The name the record sits on when the lookup followed a CNAME to it; the queried name otherwise. */
   owner?: string;
@@ -14,15 +26,40 @@ export interface CaaRecord {
 /**
  * Looks up the CAA record set at one name, following CNAMEs as any DNS query does (RFC 8659 §3). No records
  * (NXDOMAIN, NODATA) is an empty array; a lookup that fails (SERVFAIL, timeout) rejects.
+ *
+ * @example
+ * ```ts
+ * import type { CaaResolver } from "@acmets/acme-client";
+ * // Records from a fixed table, e.g. for a test.
+ * const resolver: CaaResolver = {
+ *   caa: async (name) => (name === "example.com" ? [{ flags: 0, tag: "issue", value: "letsencrypt.org" }] : []),
+ * };
+ * ```
  */
 export interface CaaResolver {
+  /** The CAA records at `name`, empty when it has none. */
   caa(name: string): Promise<CaaRecord[]>;
 }
 
+/**
+ * What checkCaa needs: the names, the CA's identities, and a resolver.
+ *
+ * @example
+ * ```ts
+ * import { checkCaa, normalizeIdentifiers } from "@acmets/acme-client";
+ * const result = await checkCaa({
+ *   identifiers: normalizeIdentifiers(["www.example.com"]),
+ *   caaIdentities: ["letsencrypt.org"],
+ *   resolver: { caa: async () => [] },
+ * });
+ * ```
+ */
 export interface CaaCheckOptions {
+  /** The names to check; IP addresses are skipped. */
   identifiers: readonly Identifier[];
   /** The directory's `meta.caaIdentities` (RFC 8555 §7.1.1). */
   caaIdentities?: readonly string[];
+  /** Looks up the records. */
   resolver: CaaResolver;
   /** For RFC 8657's `accounturi` parameter; unchecked when absent. */
   accountUrl?: string;
@@ -30,6 +67,16 @@ export interface CaaCheckOptions {
   challengeTypes?: readonly string[];
 }
 
+/**
+ * What checkCaa found when nothing forbids issuance.
+ *
+ * @example
+ * ```ts
+ * import { checkCaa, normalizeIdentifiers } from "@acmets/acme-client";
+ * const { checked, notes } = await checkCaa({ identifiers: normalizeIdentifiers(["example.com"]), caaIdentities: ["letsencrypt.org"], resolver: { caa: async () => [] } });
+ * for (const note of notes) console.warn(note);
+ * ```
+ */
 export interface CaaCheckResult {
   /** False when the check could not run at all (the CA lists no caaIdentities). */
   checked: boolean;
@@ -37,19 +84,50 @@ export interface CaaCheckResult {
   notes: string[];
 }
 
+/**
+ * One name the CA would refuse, with the records that forbid it.
+ *
+ * @example
+ * ```ts
+ * import { CaaError, checkCaa, normalizeIdentifiers } from "@acmets/acme-client";
+ * try {
+ *   await checkCaa({ identifiers: normalizeIdentifiers(["example.com"]), caaIdentities: ["letsencrypt.org"], resolver: { caa: async () => [{ flags: 0, tag: "issue", value: "other.example" }] } });
+ * } catch (error) {
+ *   if (error instanceof CaaError) for (const refusal of error.refusals) console.error(refusal.name, refusal.records);
+ * }
+ * ```
+ */
 export interface CaaRefusal {
+  /** The identifier refused. */
   identifier: Identifier;
   /** The name whose record set applies: the identifier's name or a parent. */
   name: string;
+  /** The relevant record set. */
   records: CaaRecord[];
+  /** One line naming the record, where it sits and the name refused. */
   message: string;
 }
 
-/** The CA would refuse at least one name; `refusals` holds each, and the message joins theirs. */
+/**
+ * The CA would refuse at least one name; `refusals` holds each, and the message joins theirs.
+ *
+ * @example
+ * ```ts
+ * import { CaaError, checkCaa, normalizeIdentifiers } from "@acmets/acme-client";
+ * try {
+ *   await checkCaa({ identifiers: normalizeIdentifiers(["example.com"]), caaIdentities: ["letsencrypt.org"], resolver: { caa: async () => [{ flags: 0, tag: "issue", value: ";" }] } });
+ * } catch (error) {
+ *   if (error instanceof CaaError) console.error(error.message);
+ * }
+ * ```
+ */
 export class CaaError extends Error {
+  /** Always "CaaError". */
   override name = 'CaaError';
+  /** Each name refused. */
   readonly refusals: CaaRefusal[];
 
+  /** The message joins the refusals' messages. */
   constructor(refusals: CaaRefusal[]) {
     super(refusals.map((refusal) => refusal.message).join('; '));
     this.refusals = refusals;
@@ -68,6 +146,16 @@ const CRITICAL_FLAG = 128; // §4.1: bit 0, the most significant bit of the flag
  * Checks every DNS identifier against its relevant CAA record set (§3). Resolves when issuance is allowed, or when
  * the CA publishes no caaIdentities (then `checked` is false); rejects with a CaaError naming each refusing record.
  * CAA is defined for DNS names only, so IP identifiers are skipped.
+ *
+ * @example
+ * ```ts
+ * import { checkCaa, normalizeIdentifiers } from "@acmets/acme-client";
+ * await checkCaa({
+ *   identifiers: normalizeIdentifiers(["example.com", "*.example.com"]),
+ *   caaIdentities: ["letsencrypt.org"],
+ *   resolver: { caa: async (name) => (name === "example.com" ? [{ flags: 0, tag: "issue", value: "letsencrypt.org" }] : []) },
+ * });
+ * ```
  */
 export async function checkCaa(options: CaaCheckOptions): Promise<CaaCheckResult> {
   const identities = (options.caaIdentities ?? []).map((identity) => identity.toLowerCase().replace(/\.$/, ''));
@@ -138,16 +226,35 @@ function judge(
   return refuse(relevant, `by this CA (caaIdentities: ${identities.join(', ')}${distinct.length ? `; ${distinct.join('; ')}` : ''})`);
 }
 
-interface IssueValue {
+/**
+ * An `issue` or `issuewild` value, read (RFC 8659 §4.2).
+ *
+ * @example
+ * ```ts
+ * import { parseIssueValue } from "@acmets/acme-client";
+ * const value = parseIssueValue("letsencrypt.org; validationmethods=dns-01");
+ * console.log(value?.issuer, value?.parameters.get("validationmethods"));
+ * ```
+ */
+export interface IssueValue {
   /** Lowercase; empty when the record forbids every CA, as `;` does. */
   issuer: string;
+  /** The parameters by tag, e.g. accounturi and validationmethods (RFC 8657). */
   parameters: Map<string, string>;
 }
 
 const ISSUER_DOMAIN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
 const PARAMETER = /^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)[ \t]*=[ \t]*([\x21-\x3a\x3c-\x7e]*)$/i;
 
-/** §4.2: issuer-domain-name, then optional `; tag=value` parameters. Undefined when the value is malformed. */
+/**
+ * §4.2: issuer-domain-name, then optional `; tag=value` parameters. Undefined when the value is malformed.
+ *
+ * @example
+ * ```ts
+ * import { parseIssueValue } from "@acmets/acme-client";
+ * parseIssueValue(";"); // { issuer: "", parameters: Map {} }: no CA may issue
+ * ```
+ */
 export function parseIssueValue(value: string): IssueValue | undefined {
   const [domainPart, ...parameterParts] = value.split(';');
   const issuer = domainPart!.trim().toLowerCase();

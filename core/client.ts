@@ -10,83 +10,271 @@ import { Transport, checkAcmeUrl, type AcmeResponse, type Link, type Signer, typ
 import { parseCertificateChain, type CertificateInfo } from './x509.ts';
 import { checkProfile } from './profiles.ts';
 
+/**
+ * The directory's `meta` object (RFC 8555 §7.1.1), with the profiles of draft-ietf-acme-profiles; fields the client
+ * does not know stay readable.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * console.log(client.directory.meta.termsOfService, client.directory.meta.caaIdentities);
+ * ```
+ */
 export interface DirectoryMeta {
+  /** The URL of the terms the account agrees to. */
   termsOfService?: string;
+  /** The CA's web site. */
   website?: string;
+  /** The domains in CAA `issue` records that let this CA issue (RFC 8659). */
   caaIdentities?: string[];
+  /** Whether a new account needs external account binding (§7.3.4). */
   externalAccountRequired?: boolean;
   /** draft-ietf-acme-profiles: profile name → description. */
   profiles?: Record<string, string>;
+  /** Any other field, as the CA sent it. */
   [field: string]: unknown;
 }
 
-/** §7.1.1, plus RFC 9773's renewalInfo; `meta` is always present (empty when the CA sends none). */
+/**
+ * §7.1.1, plus RFC 9773's renewalInfo; `meta` is always present (empty when the CA sends none).
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * console.log(client.directory.newOrder, client.directory.renewalInfo ?? "no ARI");
+ * ```
+ */
 export interface Directory {
+  /** Where a fresh nonce comes from (HEAD, §7.2). */
   newNonce: string;
+  /** Where accounts are created and found (§7.3). */
   newAccount: string;
+  /** Where orders are placed (§7.4). */
   newOrder: string;
+  /** Pre-authorization (§7.4.1); few CAs offer it. */
   newAuthz?: string;
+  /** Where certificates are revoked (§7.6). */
   revokeCert?: string;
+  /** Where an account key is rolled over (§7.3.5). */
   keyChange?: string;
+  /** RFC 9773's renewal information, when the CA offers ARI. */
   renewalInfo?: string;
+  /** The CA's metadata. */
   meta: DirectoryMeta;
+  /** Any other field, as the CA sent it. */
   [field: string]: unknown;
 }
 
+/**
+ * An account's status (RFC 8555 §7.1.6).
+ *
+ * @example
+ * ```ts
+ * import type { AccountStatus } from "@acmets/acme-client";
+ * const status: AccountStatus = "valid";
+ * ```
+ */
 export type AccountStatus = 'valid' | 'deactivated' | 'revoked';
+
+/**
+ * An account object (RFC 8555 §7.1.2) and its URL.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const account = await client.createAccount({ termsOfServiceAgreed: true, contact: ["mailto:ops@example.com"] });
+ * console.log(account.url, account.status);
+ * ```
+ */
 export interface Account {
+  /** The account URL, which signed requests name as `kid`. */
   url: string;
+  /** The account's status. */
   status: AccountStatus;
+  /** mailto: URLs the CA may write to. */
   contact?: string[];
+  /** Whether the terms were agreed to. */
   termsOfServiceAgreed?: boolean;
+  /** The URL of the account's order list. */
   orders?: string;
 }
 
+/**
+ * An order's status (RFC 8555 §7.1.6).
+ *
+ * @example
+ * ```ts
+ * import type { OrderStatus } from "@acmets/acme-client";
+ * const ready: OrderStatus = "ready";
+ * ```
+ */
 export type OrderStatus = 'pending' | 'ready' | 'processing' | 'valid' | 'invalid';
+
+/**
+ * An order object (RFC 8555 §7.1.3) and its URL.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * await client.createAccount({ termsOfServiceAgreed: true });
+ * const order = await client.newOrder({ identifiers: [{ type: "dns", value: "example.com" }] });
+ * console.log(order.status, order.authorizations.length);
+ * ```
+ */
 export interface Order {
+  /** The order URL. */
   url: string;
+  /** The order's status. */
   status: OrderStatus;
+  /** When a pending or ready order lapses (RFC 3339). */
   expires?: string;
+  /** The names the certificate is for. */
   identifiers: Identifier[];
+  /** The requested start of validity, when one was asked for. */
   notBefore?: string;
+  /** The requested end of validity, when one was asked for. */
   notAfter?: string;
+  /** Why the order became invalid. */
   error?: Problem;
+  /** One authorization URL per name. */
   authorizations: string[];
+  /** Where the CSR goes once the order is ready. */
   finalize: string;
+  /** Where the certificate is, once the order is valid. */
   certificate?: string;
+  /** The profile the order is for (draft-ietf-acme-profiles). */
   profile?: string;
+  /** The ARI identifier of the certificate this order renews (RFC 9773 §5). */
   replaces?: string;
 }
 
+/**
+ * An authorization's status (RFC 8555 §7.1.6).
+ *
+ * @example
+ * ```ts
+ * import type { AuthorizationStatus } from "@acmets/acme-client";
+ * const status: AuthorizationStatus = "pending";
+ * ```
+ */
 export type AuthorizationStatus = 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked';
+
+/**
+ * An authorization object (RFC 8555 §7.1.4) and its URL.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const order = await client.newOrder({ identifiers: [{ type: "dns", value: "example.com" }] });
+ * const authorization = await client.getAuthorization(order.authorizations[0]!);
+ * console.log(authorization.challenges.map((challenge) => challenge.type));
+ * ```
+ */
 export interface Authorization {
+  /** The authorization URL. */
   url: string;
   /** For a wildcard order, the name without "*." (§7.1.4). */
   identifier: Identifier;
+  /** The authorization's status. */
   status: AuthorizationStatus;
+  /** When it lapses (RFC 3339). */
   expires?: string;
+  /** The ways the CA offers to prove control of the name. */
   challenges: Challenge[];
+  /** Whether the order asked for "*.NAME". */
   wildcard: boolean;
 }
 
+/**
+ * A challenge's status (RFC 8555 §7.1.6).
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeStatus } from "@acmets/acme-client";
+ * const status: ChallengeStatus = "processing";
+ * ```
+ */
 export type ChallengeStatus = 'pending' | 'processing' | 'valid' | 'invalid';
+
+/**
+ * A challenge object (RFC 8555 §8) and its URL.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const order = await client.newOrder({ identifiers: [{ type: "dns", value: "example.com" }] });
+ * const { challenges } = await client.getAuthorization(order.authorizations[0]!);
+ * const dns = challenges.find((challenge) => challenge.type === "dns-01");
+ * ```
+ */
 export interface Challenge {
+  /** The challenge type, e.g. "http-01". */
   type: string;
+  /** Where the client answers it. */
   url: string;
+  /** The challenge's status. */
   status: ChallengeStatus;
+  /** The CA's token, base64url (§8.1). */
   token?: string;
+  /** When the CA validated it (RFC 3339). */
   validated?: string;
+  /** Why validation failed. */
   error?: Problem;
 }
 
+/**
+ * The challenge types the flow can answer: http-01, dns-01 (RFC 8555 §8.3, §8.4) and tls-alpn-01 (RFC 8737).
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeType } from "@acmets/acme-client";
+ * const preferred: ChallengeType[] = ["dns-01"];
+ * ```
+ */
 export type ChallengeType = 'http-01' | 'dns-01' | 'tls-alpn-01';
+
+/**
+ * Every ChallengeType.
+ *
+ * @example
+ * ```ts
+ * import { CHALLENGE_TYPES } from "@acmets/acme-client";
+ * console.log(CHALLENGE_TYPES.includes("dns-01")); // true
+ * ```
+ */
 export const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', 'tls-alpn-01'];
 
-/** Everything a responder needs to answer one challenge, computed once. */
+/**
+ * Everything a responder needs to answer one challenge, computed once.
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeResponder } from "@acmets/acme-client";
+ * const responder: ChallengeResponder = {
+ *   types: ["http-01"],
+ *   async present(task) {
+ *     await Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization);
+ *   },
+ *   async cleanup(task) {
+ *     await Deno.remove(`/var/www/acme/${task.token}`);
+ *   },
+ * };
+ * ```
+ */
 export interface ChallengeTask {
+  /** The name being validated (without "*."). */
   identifier: Identifier;
+  /** Whether the order asked for "*.NAME". */
   wildcard: boolean;
+  /** The challenge type chosen. */
   type: ChallengeType;
+  /** The CA's token, checked to be base64url. */
   token: string;
   /** §8.1: token.thumbprint; http-01 serves it, tls-alpn-01 hashes it into the certificate (RFC 8737 §3). */
   keyAuthorization: string;
@@ -96,19 +284,50 @@ export interface ChallengeTask {
   dnsName: string;
   /** §8.4: base64url(SHA-256(keyAuthorization)). */
   dnsValue: string;
+  /** The authorization this challenge belongs to. */
   authorizationUrl: string;
+  /** The challenge's own URL. */
   challengeUrl: string;
 }
 
+/**
+ * A certificate chain as downloaded (RFC 8555 §7.4.2): the PEM text, each certificate read, and the links to alternate
+ * chains.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const chain = await client.downloadCertificate("https://ca.example/cert/1", { preferredChain: "ISRG Root X1" });
+ * console.log(chain.certificates[0]!.dnsNames);
+ * ```
+ */
 export interface CertificateChain {
+  /** Where it was downloaded from. */
   url: string;
   /** The chain as the CA served it: leaf first. */
   pem: string;
+  /** Each certificate in the chain, leaf first. */
   certificates: CertificateInfo[];
+  /** The response's Link relations, `alternate` ones included. */
   links: Link[];
 }
 
+/**
+ * What an AcmeClient needs: the account key, and what a Transport takes.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", {
+ *   accountKey: await generateKey("ec256"),
+ *   accountUrl: "https://acme-staging-v02.api.letsencrypt.org/acme/acct/123",
+ *   pollTimeout: 60_000,
+ * });
+ * ```
+ */
 export interface ClientOptions extends TransportOptions {
+  /** The key that signs for the account. */
   accountKey: AcmeKey;
   /** The account URL, when it is already known: saves the lookup before signed requests. */
   accountUrl?: string;
@@ -116,9 +335,22 @@ export interface ClientOptions extends TransportOptions {
   pollTimeout?: number;
 }
 
+/**
+ * What a new order asks for (RFC 8555 §7.4).
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const order = await client.newOrder({ identifiers: [{ type: "dns", value: "example.com" }], profile: "tlsserver" });
+ * ```
+ */
 export interface NewOrderOptions {
+  /** The names, as normalizeIdentifiers returns them. */
   identifiers: readonly Identifier[];
+  /** The requested start of validity; most CAs ignore or refuse it. */
   notBefore?: Date;
+  /** The requested end of validity; most CAs ignore or refuse it. */
   notAfter?: Date;
   /** draft-ietf-acme-profiles; checked against the directory's meta.profiles. */
   profile?: string;
@@ -126,12 +358,52 @@ export interface NewOrderOptions {
   replaces?: string;
 }
 
-/** RFC 5280 §5.3.1 CRLReason codes; 7 is unused. */
+/**
+ * RFC 5280 §5.3.1 CRLReason codes; 7 is unused.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * await client.revokeCertificate(new Uint8Array(await Deno.readFile("cert.der")), { reason: 4 }); // superseded
+ * ```
+ */
 export type RevocationReason = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 8 | 9 | 10;
 
 // Validation takes a few hundred ms at most CAs: start fast, then back off so a slow CA is not flooded.
+
+/**
+ * The first wait before polling an order or authorization again, in ms; later waits grow by POLL_BACKOFF up to
+ * POLL_MAX_DELAY_MS.
+ *
+ * @example
+ * ```ts
+ * import { POLL_BACKOFF, POLL_FIRST_DELAY_MS, POLL_MAX_DELAY_MS } from "@acmets/acme-client";
+ * const waits = [0, 1, 2, 3].map((n) => Math.min(POLL_FIRST_DELAY_MS * POLL_BACKOFF ** n, POLL_MAX_DELAY_MS));
+ * ```
+ */
 export const POLL_FIRST_DELAY_MS = 40;
+
+/**
+ * The factor each poll's wait grows by.
+ *
+ * @example
+ * ```ts
+ * import { POLL_BACKOFF } from "@acmets/acme-client";
+ * console.log(POLL_BACKOFF); // 1.6
+ * ```
+ */
 export const POLL_BACKOFF = 1.6;
+
+/**
+ * The longest wait between polls, in ms, unless the CA's Retry-After asks for longer.
+ *
+ * @example
+ * ```ts
+ * import { POLL_MAX_DELAY_MS } from "@acmets/acme-client";
+ * console.log(POLL_MAX_DELAY_MS); // 3000
+ * ```
+ */
 export const POLL_MAX_DELAY_MS = 3000;
 const DEFAULT_POLL_TIMEOUT_MS = 120_000;
 /** A CA may offer many alternate chains; a hostile one could offer endless ones. */
@@ -196,6 +468,15 @@ function pickStrings<T>(raw: Json, fields: readonly (keyof T & string)[]): Parti
   return picked as Partial<T>;
 }
 
+/**
+ * A directory object (§7.1.1) from a parsed body, checked: the required URLs must be there and https (or loopback).
+ *
+ * @example
+ * ```ts
+ * import { readDirectory } from "@acmets/acme-client";
+ * const directory = readDirectory(await (await fetch("https://acme-staging-v02.api.letsencrypt.org/directory")).json(), "https://acme-staging-v02.api.letsencrypt.org/directory");
+ * ```
+ */
 export function readDirectory(body: unknown, url: string): Directory {
   const raw = objectBody(body, 'directory', url);
   const directory: Directory = { ...raw, newNonce: '', newAccount: '', newOrder: '', meta: {} };
@@ -214,6 +495,15 @@ export function readDirectory(body: unknown, url: string): Directory {
   return directory;
 }
 
+/**
+ * An account object (§7.1.2) from a parsed body, checked, with its URL.
+ *
+ * @example
+ * ```ts
+ * import { readAccount } from "@acmets/acme-client";
+ * const account = readAccount({ status: "valid", contact: ["mailto:ops@example.com"] }, "https://ca.example/acct/1");
+ * ```
+ */
 export function readAccount(body: unknown, url: string): Account {
   const raw = objectBody(body, 'account', url);
   const account: Account = { url, status: statusField<AccountStatus>(raw, ['valid', 'deactivated', 'revoked'], 'account', url) };
@@ -223,6 +513,18 @@ export function readAccount(body: unknown, url: string): Account {
   return account;
 }
 
+/**
+ * An order object (§7.1.3) from a parsed body, checked, with its URL.
+ *
+ * @example
+ * ```ts
+ * import { readOrder } from "@acmets/acme-client";
+ * const order = readOrder({
+ *   status: "pending", identifiers: [{ type: "dns", value: "example.com" }],
+ *   authorizations: ["https://ca.example/authz/1"], finalize: "https://ca.example/order/1/finalize",
+ * }, "https://ca.example/order/1");
+ * ```
+ */
 export function readOrder(body: unknown, url: string): Order {
   const raw = objectBody(body, 'order', url);
   if (!Array.isArray(raw.identifiers)) throw malformed('order', url, '"identifiers" is not an array');
@@ -241,6 +543,18 @@ export function readOrder(body: unknown, url: string): Order {
   return order;
 }
 
+/**
+ * An authorization object (§7.1.4) from a parsed body, checked, with its URL.
+ *
+ * @example
+ * ```ts
+ * import { readAuthorization } from "@acmets/acme-client";
+ * const authorization = readAuthorization({
+ *   status: "pending", identifier: { type: "dns", value: "example.com" },
+ *   challenges: [{ type: "http-01", url: "https://ca.example/chall/1", status: "pending", token: "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA" }],
+ * }, "https://ca.example/authz/1");
+ * ```
+ */
 export function readAuthorization(body: unknown, url: string): Authorization {
   const raw = objectBody(body, 'authorization', url);
   if (!Array.isArray(raw.challenges)) throw malformed('authorization', url, '"challenges" is not an array');
@@ -254,7 +568,15 @@ export function readAuthorization(body: unknown, url: string): Authorization {
   };
 }
 
-/** `url` is where the challenge was read from: its authorization, or its own URL after a response. */
+/**
+ * `url` is where the challenge was read from: its authorization, or its own URL after a response.
+ *
+ * @example
+ * ```ts
+ * import { readChallenge } from "@acmets/acme-client";
+ * const challenge = readChallenge({ type: "dns-01", url: "https://ca.example/chall/2", status: "valid" }, "https://ca.example/authz/1");
+ * ```
+ */
 export function readChallenge(body: unknown, url: string): Challenge {
   const raw = objectBody(body, 'challenge', url);
   const challenge: Challenge = {
@@ -268,7 +590,15 @@ export function readChallenge(body: unknown, url: string): Challenge {
   return challenge;
 }
 
-/** The name as the user wrote it: a wildcard authorization is for "*.NAME" (§7.1.4). */
+/**
+ * The name as the user wrote it: a wildcard authorization is for "*.NAME" (§7.1.4).
+ *
+ * @example
+ * ```ts
+ * import { authorizationName } from "@acmets/acme-client";
+ * console.log(authorizationName({ identifier: { type: "dns", value: "example.com" }, wildcard: true })); // "*.example.com"
+ * ```
+ */
 export function authorizationName(authorization: Pick<Authorization, 'identifier' | 'wildcard'>): string {
   return `${authorization.wildcard ? '*.' : ''}${authorization.identifier.value}`;
 }
@@ -287,14 +617,36 @@ function rfc3339(date: Date, what: string): string {
   return date.toISOString();
 }
 
-/** GET the directory (§7.1.1), refusing a URL that is not https unless it is loopback. */
+/**
+ * GET the directory (§7.1.1), refusing a URL that is not https unless it is loopback.
+ *
+ * @example
+ * ```ts
+ * import { fetchDirectory } from "@acmets/acme-client";
+ * const directory = await fetchDirectory("https://acme-staging-v02.api.letsencrypt.org/directory");
+ * console.log(directory.meta.profiles);
+ * ```
+ */
 export async function fetchDirectory(directoryUrl: string, transport: Transport = new Transport()): Promise<Directory> {
   const url = checkAcmeUrl(directoryUrl, 'directory URL').href;
   const response = await transport.get(url, { action: `fetch directory ${url}`, expect: 'json' });
   return readDirectory(response.body, url);
 }
 
+/**
+ * An ACME client for one CA and one account key (RFC 8555 §7): one method per operation, each a signed request and a
+ * checked answer. `issueCertificate` runs the whole issuance with it.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const account = await client.createAccount({ termsOfServiceAgreed: true });
+ * const order = await client.newOrder({ identifiers: [{ type: "dns", value: "example.com" }] });
+ * ```
+ */
 export class AcmeClient {
+  /** The CA's directory. */
   readonly directory: Directory;
   /** Shared with requests outside RFC 8555 proper, such as ARI's renewalInfo GET. */
   readonly transport: Transport;
@@ -319,10 +671,12 @@ export class AcmeClient {
     return new AcmeClient(await fetchDirectory(directoryUrl, transport), options, transport);
   }
 
+  /** The key that signs for the account (the new one after rolloverKey). */
   get accountKey(): AcmeKey {
     return this.#accountKey;
   }
 
+  /** The account URL, once known from options, createAccount or findAccount. */
   get accountUrl(): string | undefined {
     return this.#accountUrl;
   }
@@ -406,6 +760,7 @@ export class AcmeClient {
     return readOrder(response.body, requireLocation(response, 'order'));
   }
 
+  /** The order at `url`, as it is now. */
   async getOrder(url: string): Promise<Order> {
     return (await this.#fetchOrder(url)).value;
   }
@@ -415,6 +770,7 @@ export class AcmeClient {
     return { value: readOrder(response.body, url), retryAfter: response.retryAfter };
   }
 
+  /** The authorization at `url`, as it is now. */
   async getAuthorization(url: string): Promise<Authorization> {
     return (await this.#fetchAuthorization(url)).value;
   }

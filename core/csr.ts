@@ -49,6 +49,15 @@ const UNSUPPORTED_SIGNATURES: Record<string, string> = {
 const SIGNATURE_OIDS: Record<SignatureAlgorithm, string> = { RS256: '1.2.840.113549.1.1.11', ES256: '1.2.840.10045.4.3.2', ES384: '1.2.840.10045.4.3.3' };
 const COORDINATE_LENGTH: Record<EcCurve, number> = { 'P-256': 32, 'P-384': 48 };
 
+/**
+ * What a CSR is made from.
+ *
+ * @example
+ * ```ts
+ * import { createCsr, generateKey, normalizeIdentifiers } from "@acmets/acme-client";
+ * const der = await createCsr({ key: await generateKey("ec256"), identifiers: normalizeIdentifiers(["example.com"]), mustStaple: false });
+ * ```
+ */
 export interface CsrOptions {
   /** The certificate key; never the account key (RFC 8555 §11.1). */
   key: AcmeKey;
@@ -58,6 +67,17 @@ export interface CsrOptions {
   mustStaple?: boolean;
 }
 
+/**
+ * A PKCS#10 certificate request (RFC 2986) in DER, signed by the certificate key, with the names in the subjectAltName
+ * and the first DNS name as the subject CN.
+ *
+ * @example
+ * ```ts
+ * import { createCsr, csrToPem, generateKey, normalizeIdentifiers } from "@acmets/acme-client";
+ * const der = await createCsr({ key: await generateKey("ec256"), identifiers: normalizeIdentifiers(["example.com", "www.example.com"]) });
+ * console.log(csrToPem(der));
+ * ```
+ */
 export async function createCsr(options: CsrOptions): Promise<Uint8Array<ArrayBuffer>> {
   const { key, identifiers, mustStaple = false } = options;
   checkNormalised(identifiers);
@@ -97,23 +117,61 @@ function checkNormalised(identifiers: readonly Identifier[]): void {
   });
 }
 
+/**
+ * A DER CSR as PEM ("CERTIFICATE REQUEST"), for openssl and other tools.
+ *
+ * @example
+ * ```ts
+ * import { createCsr, csrToPem, generateKey, normalizeIdentifiers } from "@acmets/acme-client";
+ * const pem = csrToPem(await createCsr({ key: await generateKey("ec256"), identifiers: normalizeIdentifiers(["example.com"]) }));
+ * ```
+ */
 export function csrToPem(der: Uint8Array): string {
   return pemEncode('CERTIFICATE REQUEST', der);
 }
 
+/**
+ * What parseCsr reads from a verified CSR.
+ *
+ * @example
+ * ```ts
+ * import { parseCsr } from "@acmets/acme-client";
+ * const info = await parseCsr(await Deno.readFile("request.der"));
+ * console.log(info.identifiers, info.mustStaple);
+ * ```
+ */
 export interface CsrInfo {
   /** The subject CN first (when it is not also in the SAN), then the SAN entries, normalised. */
   identifiers: Identifier[];
+  /** The key the certificate will be for. */
   publicJwk: PublicJwk;
+  /** Whether it asks for the TLS Feature extension (RFC 7633). */
   mustStaple: boolean;
 }
 
+/**
+ * Options for parseCsr.
+ *
+ * @example
+ * ```ts
+ * import { loadEngine, parseCsr } from "@acmets/acme-client";
+ * const info = await parseCsr(await Deno.readFile("request.der"), { engine: await loadEngine("noble") });
+ * ```
+ */
 export interface ParseCsrOptions {
   /** The engine that checks the signature; by default WebCrypto where it exists, else the key family's fallback. */
   engine?: CryptoEngine;
 }
 
-/** Reads a CSR that a user brings, refusing it unless its self-signature verifies and it names only DNS names and IPs. */
+/**
+ * Reads a CSR that a user brings, refusing it unless its self-signature verifies and it names only DNS names and IPs.
+ *
+ * @example
+ * ```ts
+ * import { parseCsr } from "@acmets/acme-client";
+ * const info = await parseCsr(await Deno.readFile("request.der"));
+ * ```
+ */
 export async function parseCsr(der: Uint8Array, options: ParseCsrOptions = {}): Promise<CsrInfo> {
   const [infoNode, algorithmNode, signatureNode] = sequenceOf(parseDer(der, 'CSR'), 'CSR', 3, 3);
   const [version, subject, spki, attributes] = sequenceOf(infoNode, 'CSR certificationRequestInfo', 4, 4);

@@ -17,7 +17,24 @@ import {
   type ChallengeType, type Order,
 } from './client.ts';
 
-/** Answers challenges: http-01 files or a server, dns-01 TXT records, a person at a terminal. One per runtime or use. */
+/**
+ * Answers challenges: http-01 files or a server, dns-01 TXT records, a person at a terminal. One per runtime or use.
+ *
+ * @example
+ * ```ts
+ * import type { ChallengeResponder } from "@acmets/acme-client";
+ * // dns-01 through a DNS provider's API.
+ * const responder: ChallengeResponder = {
+ *   types: ["dns-01"],
+ *   async present(task) {
+ *     await fetch("https://dns.example/txt", { method: "POST", body: JSON.stringify({ name: task.dnsName, value: task.dnsValue }) });
+ *   },
+ *   async cleanup(task) {
+ *     await fetch("https://dns.example/txt", { method: "DELETE", body: JSON.stringify({ name: task.dnsName, value: task.dnsValue }) });
+ *   },
+ * };
+ * ```
+ */
 export interface ChallengeResponder {
   /** The types this responder can answer, most preferred first. */
   readonly types: readonly ChallengeType[];
@@ -27,6 +44,24 @@ export interface ChallengeResponder {
   cleanup(task: ChallengeTask): Promise<void>;
 }
 
+/**
+ * What issueCertificate reports as it goes, for progress lines and logs.
+ *
+ * @example
+ * ```ts
+ * import type { FlowEvent } from "@acmets/acme-client";
+ * function describe(event: FlowEvent): string {
+ *   switch (event.kind) {
+ *     case "challenge":
+ *       return `${event.identifier.value}: ${event.type} ${event.status}`;
+ *     case "certificate":
+ *       return `valid until ${event.notAfter.toISOString()}`;
+ *     default:
+ *       return event.kind;
+ *   }
+ * }
+ * ```
+ */
 export type FlowEvent =
   | { kind: 'account'; url: string; created: boolean }
   /** The CAA pre-check ran (`checked`) or could not (the CA lists no caaIdentities); notes say what the user should know. */
@@ -40,6 +75,27 @@ export type FlowEvent =
   | { kind: 'finalize'; url: string }
   | { kind: 'certificate'; url: string; serialHex: string; notAfter: Date };
 
+/**
+ * What issueCertificate needs: a client, the names, a key or CSR, and a way to answer challenges.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey, issueCertificate } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const issued = await issueCertificate({
+ *   client,
+ *   identifiers: ["example.com", "www.example.com"],
+ *   certificateKey: await generateKey("ec256"),
+ *   account: { termsOfServiceAgreed: true, contact: ["mailto:ops@example.com"] },
+ *   responder: {
+ *     types: ["http-01"],
+ *     present: (task) => Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization),
+ *     cleanup: (task) => Deno.remove(`/var/www/acme/${task.token}`),
+ *   },
+ *   onProgress: (event) => console.error(event.kind),
+ * });
+ * ```
+ */
 export interface IssueOptions {
   /** A client for the CA; without an accountUrl, the account is created (or found, if the key has one). */
   client: AcmeClient;
@@ -49,7 +105,9 @@ export interface IssueOptions {
   certificateKey?: AcmeKey;
   /** A DER CSR the user brings; its names must be `identifiers`. */
   csr?: Uint8Array;
+  /** Answers the challenges; its `types` choose among the CA's offers. */
   responder: ChallengeResponder;
+  /** For an account the flow creates: contact URLs, agreement to the terms, external account binding. */
   account?: { contact?: string[]; termsOfServiceAgreed?: boolean; externalAccountBinding?: ExternalAccountBinding };
   /** The TLS Feature extension (RFC 7633) in the CSR that this flow builds. */
   mustStaple?: boolean;
@@ -61,18 +119,49 @@ export interface IssueOptions {
   replaces?: string;
   /** Looks up CAA records before the order (RFC 8659), so a record that forbids this CA fails early with its name. */
   caaResolver?: CaaResolver;
+  /** Called with each step as it happens. */
   onProgress?: (event: FlowEvent) => void;
 }
 
+/**
+ * The outcome of issueCertificate: the PEM files to install, the certificates read, and the URLs involved.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey, issueCertificate } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const issued = await issueCertificate({
+ *   client,
+ *   identifiers: ["example.com", "www.example.com"],
+ *   certificateKey: await generateKey("ec256"),
+ *   account: { termsOfServiceAgreed: true, contact: ["mailto:ops@example.com"] },
+ *   responder: {
+ *     types: ["http-01"],
+ *     present: (task) => Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization),
+ *     cleanup: (task) => Deno.remove(`/var/www/acme/${task.token}`),
+ *   },
+ *   onProgress: (event) => console.error(event.kind),
+ * });
+ * await Deno.writeTextFile("fullchain.pem", issued.fullchainPem);
+ * console.log(issued.certificate.serialHex, issued.certificate.notAfter);
+ * ```
+ */
 export interface IssuedCertificate {
+  /** The leaf alone (cert.pem). */
   certificatePem: string;
   /** The issuers after the leaf, as served; empty if the CA sent the leaf alone. */
   chainPem: string;
+  /** The leaf and then the chain (fullchain.pem), what TLS servers want. */
   fullchainPem: string;
+  /** The leaf, read. */
   certificate: CertificateInfo;
+  /** The issuers, read. */
   chain: CertificateInfo[];
+  /** The account that holds the certificate. */
   accountUrl: string;
+  /** The order. */
   orderUrl: string;
+  /** Where the certificate was downloaded from. */
   certificateUrl: string;
 }
 
@@ -100,6 +189,29 @@ async function requestFor(options: IssueOptions, identifiers: Identifier[]): Pro
   return { csr: options.csr!, publicJwk: info.publicJwk };
 }
 
+/**
+ * Issues a certificate (RFC 8555 §7): the account, the order, every authorization answered in parallel through the
+ * responder, the CSR, finalize, and the download, checked to be for this key and these names, with the preferred chain
+ * when one is asked for. Bad input fails before the first request.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey, issueCertificate } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const issued = await issueCertificate({
+ *   client,
+ *   identifiers: ["example.com", "www.example.com"],
+ *   certificateKey: await generateKey("ec256"),
+ *   account: { termsOfServiceAgreed: true, contact: ["mailto:ops@example.com"] },
+ *   responder: {
+ *     types: ["http-01"],
+ *     present: (task) => Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization),
+ *     cleanup: (task) => Deno.remove(`/var/www/acme/${task.token}`),
+ *   },
+ *   onProgress: (event) => console.error(event.kind),
+ * });
+ * ```
+ */
 export async function issueCertificate(options: IssueOptions): Promise<IssuedCertificate> {
   const { client, responder } = options;
   const emit = options.onProgress ?? (() => {});

@@ -6,8 +6,32 @@ import { signJws, type FlattenedJws } from './jws.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, parseProblem, type Problem } from './errors.ts';
 import { base64UrlDecode, concatBytes, utf8Decode, utf8Encode } from './encoding.ts';
 
+/**
+ * Waits `ms` milliseconds, or rejects with the signal's reason once it aborts; the transport and the polls wait with
+ * it.
+ *
+ * @example
+ * ```ts
+ * import type { Sleep } from "@acmets/acme-client";
+ * // A sleep that does not wait, for tests that replay a CA.
+ * const noWait: Sleep = async () => {};
+ * ```
+ */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
+/**
+ * What a Transport (and so an AcmeClient) takes from its caller rather than from globals.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", {
+ *   accountKey: await generateKey("ec256"),
+ *   signal: AbortSignal.timeout(60_000),
+ *   trace: (line) => console.error(line),
+ * });
+ * ```
+ */
 export interface TransportOptions {
   /** Defaults to globalThis.fetch. */
   fetch?: typeof fetch;
@@ -33,35 +57,92 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const MAX_POOLED_NONCES = 16;
 const MAX_TRACED_BODY_CHARS = 4096;
 
+/**
+ * One relation of a Link header (RFC 8288): ACME uses `up`, `alternate` and `index` (RFC 8555 §7.4.2, §7.1).
+ *
+ * @example
+ * ```ts
+ * import { parseLinkHeader } from "@acmets/acme-client";
+ * const [link] = parseLinkHeader('<https://ca.example/chain/1>;rel="alternate"', "https://ca.example/cert/1");
+ * console.log(link.rel, link.url); // "alternate" "https://ca.example/chain/1"
+ * ```
+ */
 export interface Link {
+  /** The relation type, lowercase. */
   rel: string;
+  /** The target, resolved against the request URL. */
   url: string;
 }
 
+/**
+ * A CA's answer as the transport hands it on: status, headers, and the body already read and parsed.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const response = await client.transport.get(client.directory.newNonce, { action: "get a nonce", expect: "none" });
+ * console.log(response.status, response.headers.get("replay-nonce"));
+ * ```
+ */
 export interface AcmeResponse {
   /** The URL the request went to. */
   url: string;
+  /** The HTTP status. */
   status: number;
+  /** The response headers. */
   headers: Headers;
   /** The Location header, resolved against the request URL. */
   location?: string;
+  /** The Link header's relations (RFC 8288). */
   links: Link[];
+  /** When Retry-After asks the client to come back (RFC 9110 §10.2.3). */
   retryAfter?: Date;
   /** JSON for `expect: 'json'`, text for `'pem-chain'`, undefined for `'none'`. */
   body: unknown;
 }
 
+/**
+ * The body a request expects: JSON, a PEM certificate chain (RFC 8555 §7.4.2), or none; another content type is an
+ * error.
+ *
+ * @example
+ * ```ts
+ * import type { Expect } from "@acmets/acme-client";
+ * const expect: Expect = "pem-chain";
+ * ```
+ */
 export type Expect = 'json' | 'pem-chain' | 'none';
 
+/**
+ * The key a signed request is signed with, and the account URL that names it once the account exists.
+ *
+ * @example
+ * ```ts
+ * import { generateKey, type Signer } from "@acmets/acme-client";
+ * const signer: Signer = { key: await generateKey("ec256"), kid: "https://ca.example/acct/1" };
+ * ```
+ */
 export interface Signer {
+  /** The account key, or the certificate key for a revocation (RFC 8555 §7.6). */
   key: AcmeKey;
   /** The account URL; without it the JWS carries the public key (§6.2). */
   kid?: string;
 }
 
+/**
+ * What a request is for: the action named in its error messages, and the body it expects.
+ *
+ * @example
+ * ```ts
+ * import type { RequestSpec } from "@acmets/acme-client";
+ * const spec: RequestSpec = { action: "fetch order https://ca.example/order/1", expect: "json" };
+ * ```
+ */
 export interface RequestSpec {
   /** What the request does, for messages: `Cannot ${action}: …`. */
   action: string;
+  /** The body to expect. */
   expect: Expect;
 }
 
@@ -71,12 +152,29 @@ const CONTENT_TYPES: Record<Expect, string> = {
   none: '',
 };
 
-/** 127.0.0.0/8, ::1 and localhost: the hosts where plain http never leaves the machine. */
+/**
+ * 127.0.0.0/8, ::1 and localhost: the hosts where plain http never leaves the machine.
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackHost } from "@acmets/acme-client";
+ * console.log(isLoopbackHost("127.0.0.1"), isLoopbackHost("ca.example")); // true false
+ * ```
+ */
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
-/** ACME's replay protection and account keys assume TLS (§6.1), so plain http is refused unless it stays on the host. */
+/**
+ * ACME's replay protection and account keys assume TLS (§6.1), so plain http is refused unless it stays on the host.
+ *
+ * @example
+ * ```ts
+ * import { checkAcmeUrl } from "@acmets/acme-client";
+ * checkAcmeUrl("http://localhost:14000/dir", "directory URL"); // a URL: loopback
+ * checkAcmeUrl("http://ca.example/dir", "directory URL"); // throws TypeError
+ * ```
+ */
 export function checkAcmeUrl(url: string, what: string): URL {
   let parsed: URL;
   try {
@@ -91,7 +189,16 @@ export function checkAcmeUrl(url: string, what: string): URL {
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const LINK_PARAM = new RegExp(`\\s*;\\s*(${TOKEN})\\s*(?:=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|(${TOKEN})))?`, 'y');
 
-/** RFC 8288 §3: `<url>; rel="up", <url2>; rel="alternate index"`, one entry per relation, URLs resolved against `base`. */
+/**
+ * RFC 8288 §3: `<url>; rel="up", <url2>; rel="alternate index"`, one entry per relation, URLs resolved against `base`.
+ *
+ * @example
+ * ```ts
+ * import { parseLinkHeader } from "@acmets/acme-client";
+ * const links = parseLinkHeader('<../dir>;rel="index", <https://ca.example/alt/1>;rel="alternate"', "https://ca.example/cert/1");
+ * console.log(links.map((link) => link.rel)); // ["index", "alternate"]
+ * ```
+ */
 export function parseLinkHeader(header: string | null, base: string): Link[] {
   const links: Link[] = [];
   if (!header) return links;
@@ -126,7 +233,16 @@ export function parseLinkHeader(header: string | null, base: string): Link[] {
 
 const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
-/** RFC 9110 §10.2.3: delay-seconds or an IMF-fixdate. Anything else is ignored, as if absent. */
+/**
+ * RFC 9110 §10.2.3: delay-seconds or an IMF-fixdate. Anything else is ignored, as if absent.
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from "@acmets/acme-client";
+ * const when = parseRetryAfter("120", Date.now()); // two minutes from now
+ * parseRetryAfter("soon", Date.now()); // undefined
+ * ```
+ */
 export function parseRetryAfter(header: string | null, now: number): Date | undefined {
   const text = header?.trim();
   if (!text) return undefined;
@@ -178,19 +294,36 @@ interface Signed {
   signer: Signer;
 }
 
+/**
+ * The ACME transport (RFC 8555 §6): a nonce pool, signed POSTs retried on badNonce (§6.5) and on 429/503 with a short
+ * Retry-After (§6.6), bounded bodies, Link headers and a trace hook. An AcmeClient holds one; use it directly for
+ * requests the client does not make.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
+ * const order = await client.transport.post("https://ca.example/order/1", undefined, { key: client.accountKey, kid: client.accountUrl }, {
+ *   action: "fetch order", expect: "json",
+ * });
+ * ```
+ */
 export class Transport {
   /** Set from the directory before the first signed request. */
   newNonceUrl?: string;
   readonly #fetch: typeof fetch;
   readonly #signal?: AbortSignal;
   readonly #trace?: (line: string) => void;
+  /** How it waits between retries; AcmeClient polls with it too. */
   readonly sleep: Sleep;
+  /** Its clock, in milliseconds since the epoch. */
   readonly now: () => number;
   readonly #nonces: string[] = [];
   /** Signed requests holding a nonce: each brings one back, so others wait for it rather than HEAD newNonce. */
   #holders = 0;
   readonly #waiters: (() => void)[] = [];
 
+  /** No I/O: the first request fetches the first nonce. */
   constructor(options: TransportOptions = {}) {
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     if (options.signal) this.#signal = options.signal;
@@ -199,10 +332,12 @@ export class Transport {
     this.now = options.now ?? Date.now;
   }
 
+  /** The signal that aborts every request and wait, when one was given. */
   get signal(): AbortSignal | undefined {
     return this.#signal;
   }
 
+  /** An unsigned GET (the directory, renewal information). */
   get(url: string, spec: RequestSpec): Promise<AcmeResponse> {
     return this.#request('GET', url, undefined, spec);
   }

@@ -114,7 +114,16 @@ function jwkFromJson(text: string): PrivateJwk {
   return jwk as PrivateJwk;
 }
 
-/** A private key from PEM or JWK text; keys ACME CAs refuse are refused here, naming what was found. */
+/**
+ * A private key from PEM or JWK text; keys ACME CAs refuse are refused here, naming what was found.
+ *
+ * @example
+ * ```ts
+ * import { importKey } from "@acmets/acme-client";
+ * const key = await importKey(await Deno.readTextFile("/etc/acme/privkey.pem"));
+ * console.log(key.type);
+ * ```
+ */
 export async function importKey(text: string, options: KeyOptions = {}): Promise<AcmeKey> {
   if (typeof text !== 'string') throw new TypeError(`Cannot import key: expected text, got ${typeof text}`);
   const trimmed = text.trim();
@@ -141,7 +150,16 @@ export async function importKey(text: string, options: KeyOptions = {}): Promise
   return keyFromJwk(await jwkFromPem(block), options);
 }
 
-/** PKCS#8 (RFC 5208 §5) with the SEC1 public point included, the form `openssl genpkey` writes. */
+/**
+ * PKCS#8 (RFC 5208 §5) with the SEC1 public point included, the form `openssl genpkey` writes.
+ *
+ * @example
+ * ```ts
+ * import { exportPkcs8Pem, generateKey } from "@acmets/acme-client";
+ * const pem = exportPkcs8Pem(await generateKey("ec256"));
+ * console.log(pem.startsWith("-----BEGIN PRIVATE KEY-----")); // true
+ * ```
+ */
 export function exportPkcs8Pem(key: AcmeKey): string {
   const jwk = key.privateJwk;
   const inner =

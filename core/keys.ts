@@ -5,14 +5,38 @@ import type { CryptoEngine, KeyType, PrivateJwk, PublicJwk, SignatureAlgorithm }
 import { defaultEngine, keyFamily } from './engine.ts';
 import { base64UrlDecode, base64UrlEncode, isBase64Url, utf8Encode } from './encoding.ts';
 
+/**
+ * An account or certificate key: its private JWK, the algorithm it signs with, and the engine that signs. Frozen.
+ *
+ * @example
+ * ```ts
+ * import { generateKey } from "@acmets/acme-client";
+ * const key = await generateKey("ec256");
+ * console.log(key.type, key.algorithm, key.engine.name); // "ec256" "ES256" "webcrypto"
+ * ```
+ */
 export interface AcmeKey {
+  /** The key type, as the CLI's --key-type names it. */
   readonly type: KeyType;
+  /** The JWS algorithm: RS256, ES256 or ES384. */
   readonly algorithm: SignatureAlgorithm;
+  /** The private key; never logged or sent. */
   readonly privateJwk: PrivateJwk;
+  /** The public key, for JWS headers, thumbprints and CSRs. */
   readonly publicJwk: PublicJwk;
+  /** The engine that signs with this key. */
   readonly engine: CryptoEngine;
 }
 
+/**
+ * Options for making or loading a key.
+ *
+ * @example
+ * ```ts
+ * import { generateKey, loadEngine } from "@acmets/acme-client";
+ * const key = await generateKey("ec256", { engine: await loadEngine("noble") });
+ * ```
+ */
 export interface KeyOptions {
   /** Force an engine; by default WebCrypto where it exists, else the fallback for the key's family. */
   engine?: CryptoEngine;
@@ -24,6 +48,16 @@ async function engineFor(family: 'RSA' | 'EC', what: string, options: KeyOptions
   return engine;
 }
 
+/**
+ * A new key of `type`, made by WebCrypto where it exists (else by the fallback engine for its family).
+ *
+ * @example
+ * ```ts
+ * import { generateKey } from "@acmets/acme-client";
+ * const accountKey = await generateKey("ec256");
+ * const certificateKey = await generateKey("rsa2048");
+ * ```
+ */
 export async function generateKey(type: KeyType, options: KeyOptions = {}): Promise<AcmeKey> {
   const engine = await engineFor(keyFamily(type), `generate a ${type} key`, options);
   return keyFromJwk(await engine.generateKey(type), { engine });
@@ -33,12 +67,29 @@ function publicPart(jwk: PrivateJwk): PublicJwk {
   return jwk.kty === 'RSA' ? { kty: 'RSA', n: jwk.n, e: jwk.e } : { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y };
 }
 
-/** The one refusal for every key kind ACME CAs do not take (DESIGN.md "Protocol"), naming what was found. */
+/**
+ * The one refusal for every key kind ACME CAs do not take (DESIGN.md "Protocol"), naming what was found.
+ *
+ * @example
+ * ```ts
+ * import { unsupportedKeyError } from "@acmets/acme-client";
+ * console.log(unsupportedKeyError("Ed25519").message);
+ * // "Unsupported key: Ed25519 (use RSA 2048 to 4096 bits, or EC P-256 or P-384)"
+ * ```
+ */
 export function unsupportedKeyError(found: string, fix = 'use RSA 2048 to 4096 bits, or EC P-256 or P-384'): RangeError {
   return new RangeError(`Unsupported key: ${found} (${fix})`);
 }
 
-/** The key type a JWK holds, refusing what ACME CAs do not accept. */
+/**
+ * The key type a JWK holds, refusing what ACME CAs do not accept.
+ *
+ * @example
+ * ```ts
+ * import { keyTypeOfJwk } from "@acmets/acme-client";
+ * console.log(keyTypeOfJwk({ kty: "EC", crv: "P-384", x: "…", y: "…" })); // "ec384"
+ * ```
+ */
 export function keyTypeOfJwk(jwk: PublicJwk): KeyType {
   if (jwk.kty === 'EC') {
     if (jwk.crv === 'P-256') return 'ec256';
@@ -60,12 +111,32 @@ export function keyTypeOfJwk(jwk: PublicJwk): KeyType {
   throw unsupportedKeyError(kty === 'OKP' && typeof crv === 'string' ? crv : `kty ${JSON.stringify(kty)}`);
 }
 
+/**
+ * The JWS algorithm a key type signs with (RFC 7518 §3.1): RS256 for RSA, ES256 for P-256, ES384 for P-384.
+ *
+ * @example
+ * ```ts
+ * import { algorithmOf } from "@acmets/acme-client";
+ * console.log(algorithmOf("rsa4096")); // "RS256"
+ * ```
+ */
 export function algorithmOf(type: KeyType): SignatureAlgorithm {
   return type === 'ec256' ? 'ES256' : type === 'ec384' ? 'ES384' : 'RS256';
 }
 
 const REQUIRED_PRIVATE_FIELDS = { RSA: ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi'], EC: ['crv', 'x', 'y', 'd'] } as const;
 
+/**
+ * A key from a private JWK, checked: the members its type needs must be there and base64url, and the type one ACME CAs
+ * accept.
+ *
+ * @example
+ * ```ts
+ * import { generateKey, keyFromJwk } from "@acmets/acme-client";
+ * const saved = JSON.stringify((await generateKey("ec256")).privateJwk);
+ * const key = await keyFromJwk(JSON.parse(saved));
+ * ```
+ */
 export async function keyFromJwk(jwk: PrivateJwk, options: KeyOptions = {}): Promise<AcmeKey> {
   const type = keyTypeOfJwk(jwk);
   const family = keyFamily(type);
@@ -81,13 +152,32 @@ export async function keyFromJwk(jwk: PrivateJwk, options: KeyOptions = {}): Pro
   return Object.freeze({ type, algorithm: algorithmOf(type), privateJwk, publicJwk: Object.freeze(publicPart(privateJwk)), engine });
 }
 
-/** RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace. */
+/**
+ * RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace.
+ *
+ * @example
+ * ```ts
+ * import { generateKey, jwkThumbprint } from "@acmets/acme-client";
+ * const key = await generateKey("ec256");
+ * console.log(await jwkThumbprint(key.publicJwk)); // 43 base64url characters
+ * ```
+ */
 export async function jwkThumbprint(jwk: PublicJwk, engine?: CryptoEngine): Promise<string> {
   const canonical = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
   const hasher = engine ?? (await defaultEngine());
   return base64UrlEncode(await hasher.digest('SHA-256', utf8Encode(JSON.stringify(canonical))));
 }
 
+/**
+ * The key's signature over `data`: RSASSA-PKCS1-v1_5 for RSA, r||s for ECDSA (RFC 7518 §3.4).
+ *
+ * @example
+ * ```ts
+ * import { generateKey, sign } from "@acmets/acme-client";
+ * const key = await generateKey("ec256");
+ * const signature = await sign(key, new TextEncoder().encode("payload")); // 64 bytes
+ * ```
+ */
 export async function sign(key: AcmeKey, data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
   return key.engine.sign(key.algorithm, key.privateJwk, data);
 }

@@ -1,7 +1,10 @@
 // The library's public entry: everything a CLI, a page or a Deno script needs to issue and manage certificates.
 
-export type { KeyType, PublicJwk, PrivateJwk, SignatureAlgorithm, HmacAlgorithm } from './engine.ts';
-export { KEY_TYPES } from './engine.ts';
+export type {
+  CryptoEngine, EcCurve, EcPrivateJwk, EcPublicJwk, EngineName, HashName, HmacAlgorithm, KeyType, PrivateJwk, PublicJwk, RsaPrivateJwk, RsaPublicJwk,
+  SignatureAlgorithm,
+} from './engine.ts';
+export { KEY_TYPES, loadEngine } from './engine.ts';
 export * from './keys.ts';
 export * from './key-pem.ts';
 export * from './jws.ts';
@@ -9,7 +12,10 @@ export * from './names.ts';
 export * from './csr.ts';
 export * from './x509.ts';
 export * from './errors.ts';
-export { checkAcmeUrl, isLoopbackHost, parseLinkHeader, parseRetryAfter, type Link, type Sleep, type TransportOptions } from './http.ts';
+export {
+  Transport, checkAcmeUrl, isLoopbackHost, parseLinkHeader, parseRetryAfter, type AcmeResponse, type Expect, type Link, type RequestSpec, type Signer,
+  type Sleep, type TransportOptions,
+} from './http.ts';
 export * from './client.ts';
 export * from './flow.ts';
 export * from './renewal.ts';

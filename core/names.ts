@@ -1,9 +1,31 @@
 // Certificate names as ACME identifiers: DNS names in A-label form (RFC 5890) and IP addresses (RFC 8738),
 // checked and normalised once so that the order, the CSR and the downloaded certificate all agree.
 
+/**
+ * The identifier types: DNS names (RFC 8555 §9.7.7) and IP addresses (RFC 8738).
+ *
+ * @example
+ * ```ts
+ * import type { IdentifierType } from "@acmets/acme-client";
+ * const type: IdentifierType = "ip";
+ * ```
+ */
 export type IdentifierType = 'dns' | 'ip';
+
+/**
+ * An ACME identifier, normalised: a DNS name in A-label form, or an IP address in canonical text.
+ *
+ * @example
+ * ```ts
+ * import { normalizeIdentifiers } from "@acmets/acme-client";
+ * const [identifier] = normalizeIdentifiers(["Bücher.Example."]);
+ * console.log(identifier); // { type: "dns", value: "xn--bcher-kva.example" }
+ * ```
+ */
 export interface Identifier {
+  /** "dns" or "ip". */
   type: IdentifierType;
+  /** The name or address, normalised. */
   value: string;
 }
 
@@ -13,6 +35,13 @@ const MAX_NAME_OCTETS = 253; // RFC 1035 §2.3.4: 255 on the wire, less the leng
 /**
  * Checks and normalises the names a user typed: trims, lowercases, converts Unicode to A-labels, strips one
  * trailing dot and recognises IPv4 and IPv6 addresses. Order is kept, since the first name becomes the CSR's CN.
+ *
+ * @example
+ * ```ts
+ * import { normalizeIdentifiers } from "@acmets/acme-client";
+ * normalizeIdentifiers(["Example.COM", "*.example.com", "2001:DB8::1"]);
+ * // [{ type: "dns", value: "example.com" }, { type: "dns", value: "*.example.com" }, { type: "ip", value: "2001:db8::1" }]
+ * ```
  */
 export function normalizeIdentifiers(names: readonly string[]): Identifier[] {
   if (names.length === 0) throw new RangeError('No names given: a certificate needs at least one name');
@@ -137,12 +166,30 @@ function checkDnsName(ascii: string, invalid: (reason: string) => RangeError): v
   if (ascii.length > MAX_NAME_OCTETS) throw invalid(`it is ${ascii.length} octets long (at most ${MAX_NAME_OCTETS})`);
 }
 
-/** The value as a user would type it; normalizeIdentifiers() maps it back to the same identifier. */
+/**
+ * The value as a user would type it; normalizeIdentifiers() maps it back to the same identifier.
+ *
+ * @example
+ * ```ts
+ * import { identifierToString } from "@acmets/acme-client";
+ * console.log(identifierToString({ type: "ip", value: "192.0.2.1" })); // "192.0.2.1"
+ * ```
+ */
 export function identifierToString(identifier: Identifier): string {
   return identifier.value;
 }
 
-/** The identifiers one set has and the other lacks, by type and value; certificates, CSRs and orders all compare this way. */
+/**
+ * The identifiers one set has and the other lacks, by type and value; certificates, CSRs and orders all compare this
+ * way.
+ *
+ * @example
+ * ```ts
+ * import { compareIdentifiers, normalizeIdentifiers } from "@acmets/acme-client";
+ * const { missing, extra } = compareIdentifiers(normalizeIdentifiers(["a.example"]), normalizeIdentifiers(["a.example", "b.example"]));
+ * // missing: [b.example], extra: []
+ * ```
+ */
 export function compareIdentifiers(held: readonly Identifier[], wanted: readonly Identifier[]): { missing: Identifier[]; extra: Identifier[] } {
   const key = (identifier: Identifier) => `${identifier.type}:${identifier.value.toLowerCase()}`;
   const heldKeys = new Set(held.map(key));
@@ -150,23 +197,57 @@ export function compareIdentifiers(held: readonly Identifier[], wanted: readonly
   return { missing: wanted.filter((identifier) => !heldKeys.has(key(identifier))), extra: held.filter((identifier) => !wantedKeys.has(key(identifier))) };
 }
 
-/** The identifiers a certificate names in its subjectAltName. */
+/**
+ * The identifiers a certificate names in its subjectAltName.
+ *
+ * @example
+ * ```ts
+ * import { identifiersOf } from "@acmets/acme-client";
+ * identifiersOf({ dnsNames: ["example.com"], ipAddresses: ["192.0.2.1"] });
+ * // [{ type: "dns", value: "example.com" }, { type: "ip", value: "192.0.2.1" }]
+ * ```
+ */
 export function identifiersOf(names: { dnsNames: readonly string[]; ipAddresses: readonly string[] }): Identifier[] {
   return [...names.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...names.ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
 }
 
+/**
+ * Whether a DNS identifier is a wildcard, "*.NAME" (RFC 8555 §7.1.3).
+ *
+ * @example
+ * ```ts
+ * import { isWildcard } from "@acmets/acme-client";
+ * console.log(isWildcard({ type: "dns", value: "*.example.com" })); // true
+ * ```
+ */
 export function isWildcard(identifier: Identifier): boolean {
   return identifier.type === 'dns' && identifier.value.startsWith('*.');
 }
 
-/** The 4 or 16 octets of an IP identifier, as the SAN iPAddress carries them (RFC 5280 §4.2.1.6). */
+/**
+ * The 4 or 16 octets of an IP identifier, as the SAN iPAddress carries them (RFC 5280 §4.2.1.6).
+ *
+ * @example
+ * ```ts
+ * import { ipToBytes } from "@acmets/acme-client";
+ * console.log(ipToBytes("192.0.2.1")); // Uint8Array [192, 0, 2, 1]
+ * ```
+ */
 export function ipToBytes(value: string): Uint8Array<ArrayBuffer> {
   const bytes = value.includes(':') ? parseIpv6(value) : parseIpv4(value);
   if (!bytes) throw new RangeError(`Invalid IP address ${JSON.stringify(value)}`);
   return bytes;
 }
 
-/** Canonical text of 4 or 16 octets: dotted decimal (RFC 1123 §2.1) or RFC 5952 §4 IPv6, as RFC 8738 §3 asks. */
+/**
+ * Canonical text of 4 or 16 octets: dotted decimal (RFC 1123 §2.1) or RFC 5952 §4 IPv6, as RFC 8738 §3 asks.
+ *
+ * @example
+ * ```ts
+ * import { ipFromBytes } from "@acmets/acme-client";
+ * console.log(ipFromBytes(new Uint8Array([32, 1, 13, 184, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]))); // "2001:db8::1"
+ * ```
+ */
 export function ipFromBytes(bytes: Uint8Array): string {
   if (bytes.length === 4) return Array.from(bytes).join('.');
   if (bytes.length !== 16) throw new RangeError(`Invalid IP address: ${bytes.length} octets (expected 4 or 16)`);

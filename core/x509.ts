@@ -11,9 +11,22 @@ import { bytesEqual, hexEncode, pemDecodeAll } from './encoding.ts';
 import type { PublicJwk } from './engine.ts';
 import { publicKeyFromSpki, spkiFromPublicJwk } from './spki.ts';
 
+/**
+ * The fields of an X.509 certificate (RFC 5280) that issuing and renewing need.
+ *
+ * @example
+ * ```ts
+ * import { parseCertificateChain } from "@acmets/acme-client";
+ * const [leaf] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * console.log(leaf!.dnsNames, leaf!.notAfter, leaf!.issuerCn);
+ * ```
+ */
 export interface CertificateInfo {
+  /** The certificate's DER bytes. */
   der: Uint8Array<ArrayBuffer>;
+  /** The subject's common name, when there is one. */
   subjectCn?: string;
+  /** The issuer's common name, which --preferred-chain matches. */
   issuerCn?: string;
   /**
    * The serial number in lowercase hex without the 00 sign byte DER puts before a high bit (as openssl prints
@@ -22,18 +35,32 @@ export interface CertificateInfo {
   serialHex: string;
   /** The INTEGER's content octets as encoded, sign byte included: ARI's certificate identifier needs these (RFC 9773 §4.1). */
   serialBytes: Uint8Array<ArrayBuffer>;
+  /** The start of validity. */
   notBefore: Date;
+  /** The end of validity. */
   notAfter: Date;
+  /** The subjectAltName's DNS names, as written there. */
   dnsNames: string[];
   /** Canonical text, as names.ts writes it. */
   ipAddresses: string[];
   /** The keyIdentifier of the authority key identifier extension (RFC 5280 §4.2.1.1). */
   authorityKeyIdentifier?: Uint8Array<ArrayBuffer>;
+  /** The subject key identifier extension (RFC 5280 §4.2.1.2). */
   subjectKeyIdentifier?: Uint8Array<ArrayBuffer>;
   /** Undefined for key types that ACME certificate keys cannot have, such as Ed25519 or P-521 roots. */
   publicJwk?: PublicJwk;
 }
 
+/**
+ * Reads one DER certificate, strictly: a malformed one is a SyntaxError naming the field.
+ *
+ * @example
+ * ```ts
+ * import { parseCertificate } from "@acmets/acme-client";
+ * const info = parseCertificate(await Deno.readFile("cert.der"));
+ * console.log(info.serialHex);
+ * ```
+ */
 export function parseCertificate(der: Uint8Array): CertificateInfo {
   const [tbs] = sequenceOf(parseDer(der, 'certificate'), 'certificate', 3, 3);
   const fields = sequenceOf(tbs, 'tbsCertificate', 6, 10);
@@ -85,7 +112,16 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
   return info;
 }
 
-/** Every certificate in a PEM chain (leaf first, as RFC 8555 §7.4.2 serves it); any other PEM block is refused. */
+/**
+ * Every certificate in a PEM chain (leaf first, as RFC 8555 §7.4.2 serves it); any other PEM block is refused.
+ *
+ * @example
+ * ```ts
+ * import { parseCertificateChain } from "@acmets/acme-client";
+ * const chain = parseCertificateChain(await Deno.readTextFile("fullchain.pem"));
+ * console.log(chain.map((certificate) => certificate.subjectCn));
+ * ```
+ */
 export function parseCertificateChain(pemText: string): CertificateInfo[] {
   return pemDecodeAll(pemText).map((block, i) => {
     if (block.label !== 'CERTIFICATE') throw new SyntaxError(`Cannot parse certificate chain: block ${i + 1} is "${block.label}", not "CERTIFICATE"`);
@@ -124,7 +160,17 @@ function timeOf(node: DerNode, what: string): Date {
   return date;
 }
 
-/** Whether the certificate is for this public key; a CA's certificate for some other key must not be installed. */
+/**
+ * Whether the certificate is for this public key; a CA's certificate for some other key must not be installed.
+ *
+ * @example
+ * ```ts
+ * import { certificateMatchesKey, importKey, parseCertificateChain } from "@acmets/acme-client";
+ * const [leaf] = parseCertificateChain(await Deno.readTextFile("cert.pem"));
+ * const key = await importKey(await Deno.readTextFile("privkey.pem"));
+ * console.log(certificateMatchesKey(leaf!, key.publicJwk));
+ * ```
+ */
 export function certificateMatchesKey(cert: CertificateInfo, publicJwk: PublicJwk): boolean {
   return cert.publicJwk !== undefined && bytesEqual(spkiFromPublicJwk(cert.publicJwk), spkiFromPublicJwk(publicJwk));
 }
