@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
 import { dirnamePath } from '../../adapters/_path.ts';
 import { parseArgs } from '../../cli/args.ts';
-import { directoryUrlOf, resolvePaths } from '../../cli/defaults.ts';
+import { DEFAULT_ACCOUNT_KEY, DEFAULT_CERT_DIR, DEFAULT_CHALLENGE_DIR, directoryUrlOf, resolvePaths } from '../../cli/defaults.ts';
 import { normalizeIdentifiers } from '../../core/names.ts';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/acme-client.js', import.meta.url));
@@ -47,30 +47,61 @@ function withDnsPort(server: string): string {
  * The narrowest Deno permissions for an acme-client command line, as README-deno.md states them: the CA's
  * host:port, the --standalone address, and the DNS server of the CAA pre-check (--dns-server, or the system's);
  * reads of the key files (their folders when -n/-N creates them), the certificate directory and the -C directory;
- * writes to the certificate directory, the -C directory and the folders that new keys or -m create. A command line
- * the CLI refuses gets none, since it must fail before any access.
+ * writes to the certificate directory, the -C directory and the folders that new keys or -m create (for --renew-all
+ * and --renew-list: the tree). A command line the CLI refuses gets none, since it must fail before any access.
  */
 export function denoPermissions(args: readonly string[]): string[] {
   let options: ReturnType<typeof parseArgs>;
-  let domain: string;
   try {
     options = parseArgs(args);
-    domain = normalizeIdentifiers(options.names)[0]!.value;
   } catch {
     return [];
   }
-  const paths = resolvePaths(options, domain);
   const ca = new URL(directoryUrlOf(options));
   const net = [`${ca.hostname}:${ca.port || 443}`];
-  if (options.standalone) net.push(`${options.standalone.host ?? '[::]'}:${options.standalone.port}`);
+  const host = options.standalone?.host ?? '::';
+  if (options.standalone) net.push(`${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${options.standalone.port}`);
   if (options.caaCheck) net.push(...(options.dnsServer ? [withDnsPort(options.dnsServer)] : systemResolvers()));
-  const webroot = !options.challengeType && !options.standalone ? [paths.challengeDir] : [];
-  const accountKeyDir = options.createAccountKey ? [dirnamePath(paths.accountKey)] : [];
-  const domainKeyDir = options.createDomainKey ? [dirnamePath(paths.domainKey)] : [];
-  const read = [paths.certDir, ...webroot, ...(accountKeyDir.length ? accountKeyDir : [paths.accountKey]), ...(domainKeyDir.length ? domainKeyDir : [paths.domainKey])];
-  const write = [paths.certDir, ...webroot, ...accountKeyDir, ...domainKeyDir, ...paths.perDomainDirs];
+  const files = options.renewAll || options.renewList !== undefined ? treeFiles(options) : setFiles(options);
+  if (!files) return [];
+  if (!options.challengeType && !options.standalone) {
+    files.read.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
+    files.write.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
+  }
   const list = (items: string[]) => [...new Set(items)].join(',');
-  return [`--allow-net=${list(net)}`, `--allow-read=${list(read)}`, `--allow-write=${list(write)}`];
+  return [`--allow-net=${list(net)}`, `--allow-read=${list(files.read)}`, `--allow-write=${list(files.write)}`];
+}
+
+type Files = { read: string[]; write: string[] } | undefined;
+
+/** One domain set: its certificate directory, and its keys (their folders when -n/-N creates them). */
+function setFiles(options: ReturnType<typeof parseArgs>): Files {
+  let domain: string;
+  try {
+    domain = normalizeIdentifiers(options.names)[0]!.value;
+  } catch {
+    return undefined;
+  }
+  const paths = resolvePaths(options, domain);
+  const accountKey = options.createAccountKey ? dirnamePath(paths.accountKey) : paths.accountKey;
+  const domainKey = options.createDomainKey ? dirnamePath(paths.domainKey) : paths.domainKey;
+  return {
+    read: [paths.certDir, accountKey, domainKey],
+    write: [paths.certDir, ...(options.createAccountKey ? [accountKey] : []), ...(options.createDomainKey ? [domainKey] : []), ...paths.perDomainDirs],
+  };
+}
+
+/**
+ * --renew-all and --renew-list: the tree holds every set's files and domain keys (-m's layout); the account key is
+ * -f's, or each set's own under /etc/acme/DOMAIN, whose folders may be made; and --renew-list's file is read.
+ */
+function treeFiles(options: ReturnType<typeof parseArgs>): Files {
+  const tree = options.names[0] ?? DEFAULT_CERT_DIR;
+  const accountKeys = options.accountKey === undefined ? [dirnamePath(DEFAULT_ACCOUNT_KEY)] : options.createAccountKey ? [dirnamePath(options.accountKey)] : [];
+  return {
+    read: [tree, ...(options.renewList === undefined ? [] : [options.renewList]), ...(accountKeys.length ? accountKeys : [options.accountKey!])],
+    write: [tree, ...accountKeys],
+  };
 }
 
 /** The command that runs acme-client with `args` in `runtime`; Deno gets `permissions`, by default the narrowest. */

@@ -263,8 +263,13 @@ test('[deno] permissions: the narrowest set for a command line, as README-deno.m
   ]);
   assert.deepEqual(denoPermissions(['--no-caa-check', '-m', 'example.com']), [
     '--allow-net=acme-v02.api.letsencrypt.org:443',
-    '--allow-read=/etc/ssl/acme/example.com,/var/www/acme,/etc/acme/example.com/privkey.pem,/etc/ssl/acme/private/example.com/privkey.pem',
-    '--allow-write=/etc/ssl/acme/example.com,/var/www/acme,/etc/ssl/acme/private/example.com,/etc/acme/example.com',
+    '--allow-read=/etc/ssl/acme/example.com,/etc/acme/example.com/privkey.pem,/etc/ssl/acme/private/example.com/privkey.pem,/var/www/acme',
+    '--allow-write=/etc/ssl/acme/example.com,/etc/ssl/acme/private/example.com,/etc/acme/example.com,/var/www/acme',
+  ]);
+  assert.deepEqual(denoPermissions(['--no-caa-check', '--standalone', '192.0.2.1:80', '--renew-list', '/etc/acme/sets.txt', '/srv/tls']), [
+    '--allow-net=acme-v02.api.letsencrypt.org:443,192.0.2.1:80',
+    '--allow-read=/srv/tls,/etc/acme/sets.txt,/etc/acme',
+    '--allow-write=/srv/tls,/etc/acme',
   ]);
   assert.deepEqual(denoPermissions(['--bad-flag', 'example.com']), []);
 });
