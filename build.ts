@@ -64,7 +64,8 @@ function initialChunks(metafile: esbuild.Metafile, entryOutput: string): string[
 
 function syncExports(): void {
   const packageJson = JSON.parse(readFileSync('package.json', 'utf8'));
-  const denoJson = JSON.parse(readFileSync('deno.json', 'utf8'));
+  const denoText = readFileSync('deno.json', 'utf8');
+  const denoJson = JSON.parse(denoText);
   const packageExports: Record<string, { types?: string; import: string }> = {};
   const denoExports: Record<string, string> = {};
   for (const entry of LIBRARY_ENTRIES) {
@@ -74,18 +75,19 @@ function syncExports(): void {
   }
   Object.assign(denoExports, DENO_ONLY_ENTRIES);
   denoJson.version = packageJson.version;
+  denoJson.license = packageJson.license; // JSR refuses a package without one
   const changed: string[] = [];
   if (JSON.stringify(packageJson.exports) !== JSON.stringify(packageExports)) {
     packageJson.exports = packageExports;
     writeFileSync('package.json', JSON.stringify(packageJson, null, 2) + '\n');
     changed.push('package.json');
   }
-  if (JSON.stringify(denoJson.exports) !== JSON.stringify(denoExports) || changed.length) {
-    denoJson.exports = denoExports;
+  denoJson.exports = denoExports;
+  if (JSON.stringify(denoJson, null, 2) + '\n' !== denoText) {
     writeFileSync('deno.json', JSON.stringify(denoJson, null, 2) + '\n');
     changed.push('deno.json');
   }
-  if (changed.length) console.log(`build: updated exports in ${changed.join(' and ')}`);
+  if (changed.length) console.log(`build: updated exports, version or license in ${changed.join(' and ')}`);
 }
 
 async function buildLibrary(): Promise<void> {
