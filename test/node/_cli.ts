@@ -44,7 +44,7 @@ function withDnsPort(server: string): string {
 }
 
 /**
- * The narrowest Deno permissions for an acme-client command line, as README-deno.md states them: the CA's
+ * The narrowest Deno permissions for an acme-client command line, as README.md states them: the CA's
  * host:port, the --standalone address, and the DNS server of the CAA pre-check (--dns-server, or the system's);
  * reads of the key files (their folders when -n/-N creates them), the certificate directory and the -C directory;
  * writes to the certificate directory, the -C directory and the folders that new keys or -m create (for --renew-all

@@ -253,7 +253,7 @@ for (const runtime of RUNTIMES) {
   });
 }
 
-test('[deno] permissions: the narrowest set for a command line, as README-deno.md gives it', () => {
+test('[deno] permissions: the narrowest set for a command line, as README.md gives it', () => {
   const standalone = ['--directory', 'https://ca.example:14000/dir', '-nN', '-f', '/etc/acme/account.pem', '--standalone', '80', '--dns-server', '::1',
     'example.com'];
   assert.deepEqual(denoPermissions(standalone), [
