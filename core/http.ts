@@ -43,6 +43,8 @@ export interface TransportOptions {
   sleep?: Sleep;
   /** Milliseconds since the epoch, for Retry-After dates and poll deadlines. */
   now?: () => number;
+  /** How long one request may go without a complete answer; default REQUEST_TIMEOUT_MS. */
+  requestTimeout?: number;
 }
 
 /** §6.5: a badNonce is answered with a fresh nonce, so a retry normally succeeds; the limit stops a CA that loops. */
@@ -54,6 +56,8 @@ export const MAX_RETRY_AFTER_MS = 60_000;
 export const MAX_REQUEST_BYTES = 64 * 1024;
 /** The largest ACME resources are orders with many names and certificate chains: tens of KiB. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** A CA that accepts the connection and then never answers must not hold a cron job forever. */
+export const REQUEST_TIMEOUT_MS = 60_000;
 const MAX_POOLED_NONCES = 16;
 const MAX_TRACED_BODY_CHARS = 4096;
 
@@ -314,6 +318,7 @@ export class Transport {
   readonly #fetch: typeof fetch;
   readonly #signal?: AbortSignal;
   readonly #trace?: (line: string) => void;
+  readonly #requestTimeout: number;
   /** How it waits between retries; AcmeClient polls with it too. */
   readonly sleep: Sleep;
   /** Its clock, in milliseconds since the epoch. */
@@ -330,6 +335,7 @@ export class Transport {
     if (options.trace) this.#trace = options.trace;
     this.sleep = options.sleep ?? defaultSleep;
     this.now = options.now ?? Date.now;
+    this.#requestTimeout = options.requestTimeout ?? REQUEST_TIMEOUT_MS;
   }
 
   /** The signal that aborts every request and wait, when one was given. */
@@ -399,6 +405,13 @@ export class Transport {
     }
     if (spec.expect !== 'none') headers.accept = `${CONTENT_TYPES[spec.expect]}, application/problem+json`;
     this.#trace?.(traceLine);
+    const timeout = AbortSignal.timeout(this.#requestTimeout);
+    const signal = this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout;
+    const failure = (error: unknown): Error => {
+      if (this.#signal?.aborted) return this.#signal.reason as Error;
+      if (timeout.aborted) return new Error(`Cannot ${spec.action}: ${method} ${url} got no complete answer within ${this.#requestTimeout / 1000} s`, { cause: error });
+      return error as Error;
+    };
     let response: Response;
     try {
       response = await this.#fetch(url, {
@@ -407,10 +420,11 @@ export class Transport {
         ...(body !== undefined && { body }),
         // A redirected POST would carry a JWS signed for another URL (§6.4); only the directory GET may follow one.
         redirect: method === 'GET' ? 'follow' : 'error',
-        ...(this.#signal && { signal: this.#signal }),
+        signal,
       });
     } catch (error) {
-      if (this.#signal?.aborted) throw this.#signal.reason;
+      const reason = failure(error);
+      if (reason !== error) throw reason;
       const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
       throw new Error(`Cannot ${spec.action}: ${method} ${url} failed: ${(error as Error).message}${cause}`, { cause: error });
     }
@@ -420,7 +434,7 @@ export class Transport {
       bytes = await readLimited(response, url, spec.action);
     } catch (error) {
       if (replayNonce) this.#addNonce(replayNonce);
-      throw error;
+      throw failure(error);
     }
     this.#traceResponse(response, url, bytes);
     return { response, bytes, replayNonce };

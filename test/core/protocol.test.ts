@@ -449,3 +449,20 @@ test('protocol: a network failure names the request and keeps the cause; an abor
   const aborted = await assertRejects(() => AcmeClient.create('https://127.0.0.1:1/dir', { accountKey: key, fetch: failing, signal: controller.signal }));
   assertEquals(aborted.name, 'AbortError');
 });
+
+test('protocol: a CA that never answers is given up after the request timeout, naming the request', async () => {
+  // Answers only by failing once the request's signal aborts, as a stalled TCP connection would; the open timer
+  // stands for that connection, which keeps a real process alive (Node's timeout timers alone do not).
+  const silent = ((_url: string, init: RequestInit) =>
+    new Promise((_resolve, reject) => {
+      const connection = setTimeout(() => {}, 10_000);
+      init.signal!.addEventListener('abort', () => {
+        clearTimeout(connection);
+        reject(init.signal!.reason);
+      }, { once: true });
+    })) as typeof fetch;
+  const key = await accountKey();
+  const error = await assertRejects(() => AcmeClient.create('https://127.0.0.1:1/dir', { accountKey: key, fetch: silent, requestTimeout: 20 }), Error,
+    'Cannot fetch directory https://127.0.0.1:1/dir: GET https://127.0.0.1:1/dir got no complete answer within 0.02 s');
+  assertEquals((error.cause as Error).name, 'TimeoutError');
+});
