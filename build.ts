@@ -3,7 +3,7 @@
 // Run: `npx tsx build.ts` (or `npm run build`); `npx tsx build.ts --web` builds the page alone.
 
 import * as esbuild from 'esbuild';
-import { existsSync, readFileSync, writeFileSync, rmSync, mkdirSync, cpSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, rmSync, mkdirSync, cpSync, readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
@@ -27,6 +27,22 @@ const sizes: SizeRow[] = [];
 function fail(message: string): never {
   console.error(`build: ${message}`);
   process.exit(1);
+}
+
+// Sources that must run unchanged in Node, Deno and browsers; doc comments count, since their examples are copied.
+const RUNTIME_NEUTRAL_SOURCES = ['core', 'web', 'adapters/browser.ts', 'adapters/browser-caa.ts'];
+const NODE_ONLY_WEB_SOURCES = new Set(['web/serve.ts']);
+const RUNTIME_SPECIFIC = /\bDeno\.\w+|\bprocess\.\w+|\bBuffer\.\w+|from ["']node:|require\(/;
+
+function checkSourcesRuntimeNeutral(): void {
+  const files = RUNTIME_NEUTRAL_SOURCES.flatMap((path) =>
+    path.endsWith('.ts') ? [path] : readdirSync(path).filter((name) => name.endsWith('.ts')).map((name) => join(path, name)));
+  for (const file of files.filter((file) => !NODE_ONLY_WEB_SOURCES.has(file))) {
+    readFileSync(file, 'utf8').split('\n').forEach((line, index) => {
+      const match = RUNTIME_SPECIFIC.exec(line);
+      if (match) fail(`${file}:${index + 1} uses the runtime-specific "${match[0]}" in code that must run everywhere`);
+    });
+  }
 }
 
 function checkNoNodeLeaks(label: string, metafile: esbuild.Metafile): void {
@@ -170,6 +186,7 @@ if (process.argv.includes('--web')) {
   rmSync('dist/web', { recursive: true, force: true });
   await buildWeb();
 } else {
+  checkSourcesRuntimeNeutral();
   rmSync('dist', { recursive: true, force: true });
   mkdirSync('dist', { recursive: true });
   syncExports();

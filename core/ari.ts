@@ -13,8 +13,10 @@ import {
  * @example
  * ```ts
  * import { AcmeClient, certificateIdentifier, fetchRenewalInfo, importKey, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
- * const client = await AcmeClient.create("https://acme-v02.api.letsencrypt.org/directory", { accountKey: await importKey(await Deno.readTextFile("/etc/acme/privkey.pem")) });
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
+ * declare const accountKeyPem: string; // the account key's PEM text
+ * const client = await AcmeClient.create("https://acme-v02.api.letsencrypt.org/directory", { accountKey: await importKey(accountKeyPem) });
  * const info = await fetchRenewalInfo(client.directory.renewalInfo!, certificateIdentifier(cert!), { transport: client.transport });
  * ```
  */
@@ -29,7 +31,8 @@ export interface FetchRenewalInfoOptions extends TransportOptions {
  * @example
  * ```ts
  * import { certificateIdentifier, fetchRenewalInfo, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const info = await fetchRenewalInfo("https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo", certificateIdentifier(cert!));
  * ```
  */
@@ -76,8 +79,10 @@ function rfc3339(value: unknown): Date | undefined {
  * @example
  * ```ts
  * import { AcmeClient, checkRenewal, importKey, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
- * const client = await AcmeClient.create("https://acme-v02.api.letsencrypt.org/directory", { accountKey: await importKey(await Deno.readTextFile("/etc/acme/privkey.pem")) });
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
+ * declare const accountKeyPem: string; // the account key's PEM text
+ * const client = await AcmeClient.create("https://acme-v02.api.letsencrypt.org/directory", { accountKey: await importKey(accountKeyPem) });
  * const check = await checkRenewal({ cert: cert!, renewalInfoUrl: client.directory.renewalInfo, transport: client.transport });
  * ```
  */
@@ -98,7 +103,8 @@ export interface CheckRenewalOptions extends Omit<RenewalDecisionInput, 'renewal
  * @example
  * ```ts
  * import { checkRenewal, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const check = await checkRenewal({ cert: cert!, renewalInfoUrl: "https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo" });
  * if (check.due) console.log("renew, replacing", check.certId);
  * else console.log("ask again at", check.nextCheck);
@@ -120,7 +126,8 @@ export interface RenewalCheck extends RenewalDecision {
  * @example
  * ```ts
  * import { checkRenewal, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const { due, reason, ariError } = await checkRenewal({ cert: cert!, renewalInfoUrl: "https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo" });
  * ```
  */

@@ -257,12 +257,12 @@ export const CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'dns-01', '
  * ```ts
  * import type { ChallengeResponder } from "@acmets/acme-client";
  * const responder: ChallengeResponder = {
- *   types: ["http-01"],
+ *   types: ["dns-01"],
  *   async present(task) {
- *     await Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization);
+ *     await fetch("https://dns.example.net/v1/txt", { method: "POST", body: JSON.stringify({ name: task.dnsName, value: task.dnsValue }) });
  *   },
  *   async cleanup(task) {
- *     await Deno.remove(`/var/www/acme/${task.token}`);
+ *     await fetch(`https://dns.example.net/v1/txt/${task.dnsName}`, { method: "DELETE" });
  *   },
  * };
  * ```
@@ -365,7 +365,8 @@ export interface NewOrderOptions {
  * ```ts
  * import { AcmeClient, generateKey } from "@acmets/acme-client";
  * const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256") });
- * await client.revokeCertificate(new Uint8Array(await Deno.readFile("cert.der")), { reason: 4 }); // superseded
+ * declare const certificateDer: Uint8Array; // e.g. pemDecode(text).der
+ * await client.revokeCertificate(certificateDer, { reason: 4 }); // superseded
  * ```
  */
 export type RevocationReason = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 8 | 9 | 10;

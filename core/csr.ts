@@ -136,7 +136,8 @@ export function csrToPem(der: Uint8Array): string {
  * @example
  * ```ts
  * import { parseCsr } from "@acmets/acme-client";
- * const info = await parseCsr(await Deno.readFile("request.der"));
+ * declare const csrDer: Uint8Array; // a DER CSR, e.g. pemDecode(text).der
+ * const info = await parseCsr(csrDer);
  * console.log(info.identifiers, info.mustStaple);
  * ```
  */
@@ -155,7 +156,8 @@ export interface CsrInfo {
  * @example
  * ```ts
  * import { loadEngine, parseCsr } from "@acmets/acme-client";
- * const info = await parseCsr(await Deno.readFile("request.der"), { engine: await loadEngine("noble") });
+ * declare const csrDer: Uint8Array; // a DER CSR, e.g. pemDecode(text).der
+ * const info = await parseCsr(csrDer, { engine: await loadEngine("noble") });
  * ```
  */
 export interface ParseCsrOptions {
@@ -169,7 +171,8 @@ export interface ParseCsrOptions {
  * @example
  * ```ts
  * import { parseCsr } from "@acmets/acme-client";
- * const info = await parseCsr(await Deno.readFile("request.der"));
+ * declare const csrDer: Uint8Array; // a DER CSR, e.g. pemDecode(text).der
+ * const info = await parseCsr(csrDer);
  * ```
  */
 export async function parseCsr(der: Uint8Array, options: ParseCsrOptions = {}): Promise<CsrInfo> {

@@ -88,9 +88,10 @@ export type FlowEvent =
  *   certificateKey: await generateKey("ec256"),
  *   account: { termsOfServiceAgreed: true, contact: ["mailto:ops@example.com"] },
  *   responder: {
- *     types: ["http-01"],
- *     present: (task) => Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization),
- *     cleanup: (task) => Deno.remove(`/var/www/acme/${task.token}`),
+ *     // dns-01 through a DNS provider's HTTP API (any provider; this one takes JSON).
+ *     types: ["dns-01"],
+ *     present: async (task) => void await fetch("https://dns.example.net/v1/txt", { method: "POST", body: JSON.stringify({ name: task.dnsName, value: task.dnsValue }) }),
+ *     cleanup: async (task) => void await fetch(`https://dns.example.net/v1/txt/${task.dnsName}`, { method: "DELETE" }),
  *   },
  *   onProgress: (event) => console.error(event.kind),
  * });
@@ -136,13 +137,14 @@ export interface IssueOptions {
  *   certificateKey: await generateKey("ec256"),
  *   account: { termsOfServiceAgreed: true, contact: ["mailto:ops@example.com"] },
  *   responder: {
- *     types: ["http-01"],
- *     present: (task) => Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization),
- *     cleanup: (task) => Deno.remove(`/var/www/acme/${task.token}`),
+ *     // dns-01 through a DNS provider's HTTP API (any provider; this one takes JSON).
+ *     types: ["dns-01"],
+ *     present: async (task) => void await fetch("https://dns.example.net/v1/txt", { method: "POST", body: JSON.stringify({ name: task.dnsName, value: task.dnsValue }) }),
+ *     cleanup: async (task) => void await fetch(`https://dns.example.net/v1/txt/${task.dnsName}`, { method: "DELETE" }),
  *   },
  *   onProgress: (event) => console.error(event.kind),
  * });
- * await Deno.writeTextFile("fullchain.pem", issued.fullchainPem);
+ * console.log(issued.fullchainPem); // store it the way your runtime writes files
  * console.log(issued.certificate.serialHex, issued.certificate.notAfter);
  * ```
  */
@@ -204,9 +206,10 @@ async function requestFor(options: IssueOptions, identifiers: Identifier[]): Pro
  *   certificateKey: await generateKey("ec256"),
  *   account: { termsOfServiceAgreed: true, contact: ["mailto:ops@example.com"] },
  *   responder: {
- *     types: ["http-01"],
- *     present: (task) => Deno.writeTextFile(`/var/www/acme/${task.token}`, task.keyAuthorization),
- *     cleanup: (task) => Deno.remove(`/var/www/acme/${task.token}`),
+ *     // dns-01 through a DNS provider's HTTP API (any provider; this one takes JSON).
+ *     types: ["dns-01"],
+ *     present: async (task) => void await fetch("https://dns.example.net/v1/txt", { method: "POST", body: JSON.stringify({ name: task.dnsName, value: task.dnsValue }) }),
+ *     cleanup: async (task) => void await fetch(`https://dns.example.net/v1/txt/${task.dnsName}`, { method: "DELETE" }),
  *   },
  *   onProgress: (event) => console.error(event.kind),
  * });

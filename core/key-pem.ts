@@ -120,7 +120,8 @@ function jwkFromJson(text: string): PrivateJwk {
  * @example
  * ```ts
  * import { importKey } from "@acmets/acme-client";
- * const key = await importKey(await Deno.readTextFile("/etc/acme/privkey.pem"));
+ * declare const keyPem: string; // PEM or JWK text, read the way your runtime reads files
+ * const key = await importKey(keyPem);
  * console.log(key.type);
  * ```
  */

@@ -35,7 +35,8 @@ export interface Validity {
  * @example
  * ```ts
  * import { parseCertificateChain, renewalTime } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * console.log(`renew from ${renewalTime(cert!).toISOString()}`);
  * ```
  */
@@ -53,7 +54,8 @@ export function renewalTime(cert: Validity): Date {
  * @example
  * ```ts
  * import { isRenewalDue, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * if (isRenewalDue(cert!)) console.log("renew now");
  * ```
  */
@@ -67,7 +69,8 @@ export function isRenewalDue(cert: Validity, now: Date = new Date()): boolean {
  * @example
  * ```ts
  * import { certificateIdentifier, parseCertificateChain, type AriCertificate } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const ari: AriCertificate = cert!;
  * console.log(certificateIdentifier(ari));
  * ```
@@ -86,7 +89,8 @@ export interface AriCertificate extends Validity {
  * @example
  * ```ts
  * import { certificateIdentifier, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const certId = certificateIdentifier(cert!); // "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
  * ```
  */
@@ -120,7 +124,8 @@ export interface RenewalWindow {
  * @example
  * ```ts
  * import { certificateIdentifier, fetchRenewalInfo, parseCertificateChain } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const info = await fetchRenewalInfo("https://acme-v02.api.letsencrypt.org/draft-ietf-acme-ari-03/renewalInfo", certificateIdentifier(cert!));
  * console.log(info.suggestedWindow.start, info.retryAfter);
  * ```
@@ -151,7 +156,8 @@ export type RenewalReason = 'ari' | 'lifetime';
  * @example
  * ```ts
  * import { parseCertificateChain, renewalDecision } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const decision = renewalDecision({ cert: cert! });
  * console.log(decision.due, decision.at, decision.reason); // reason "lifetime": no ARI answer given
  * ```
@@ -215,7 +221,8 @@ export function stableFraction(serialBytes: Uint8Array): number {
  * @example
  * ```ts
  * import { parseCertificateChain, renewalDecision } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const decision = renewalDecision({ cert: cert!, nextRun: new Date(Date.now() + 86_400_000) });
  * ```
  */
@@ -242,7 +249,8 @@ export interface RenewalDecisionInput {
  * @example
  * ```ts
  * import { parseCertificateChain, renewalDecision } from "@acmets/acme-client";
- * const [cert] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [cert] = parseCertificateChain(certificatePem);
  * const { due, at } = renewalDecision({
  *   cert: cert!,
  *   renewalInfo: { suggestedWindow: { start: new Date("2025-03-01T00:00:00Z"), end: new Date("2025-03-03T00:00:00Z") } },

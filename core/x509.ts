@@ -17,7 +17,8 @@ import { publicKeyFromSpki, spkiFromPublicJwk } from './spki.ts';
  * @example
  * ```ts
  * import { parseCertificateChain } from "@acmets/acme-client";
- * const [leaf] = parseCertificateChain(await Deno.readTextFile("/etc/ssl/acme/cert.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [leaf] = parseCertificateChain(certificatePem);
  * console.log(leaf!.dnsNames, leaf!.notAfter, leaf!.issuerCn);
  * ```
  */
@@ -57,7 +58,8 @@ export interface CertificateInfo {
  * @example
  * ```ts
  * import { parseCertificate } from "@acmets/acme-client";
- * const info = parseCertificate(await Deno.readFile("cert.der"));
+ * declare const certificateDer: Uint8Array; // e.g. pemDecode(text).der
+ * const info = parseCertificate(certificateDer);
  * console.log(info.serialHex);
  * ```
  */
@@ -118,7 +120,8 @@ export function parseCertificate(der: Uint8Array): CertificateInfo {
  * @example
  * ```ts
  * import { parseCertificateChain } from "@acmets/acme-client";
- * const chain = parseCertificateChain(await Deno.readTextFile("fullchain.pem"));
+ * declare const fullchainPem: string; // the text of fullchain.pem
+ * const chain = parseCertificateChain(fullchainPem);
  * console.log(chain.map((certificate) => certificate.subjectCn));
  * ```
  */
@@ -166,8 +169,10 @@ function timeOf(node: DerNode, what: string): Date {
  * @example
  * ```ts
  * import { certificateMatchesKey, importKey, parseCertificateChain } from "@acmets/acme-client";
- * const [leaf] = parseCertificateChain(await Deno.readTextFile("cert.pem"));
- * const key = await importKey(await Deno.readTextFile("privkey.pem"));
+ * declare const certificatePem: string; // the text of cert.pem, read the way your runtime reads files
+ * const [leaf] = parseCertificateChain(certificatePem);
+ * declare const keyPem: string; // the text of privkey.pem
+ * const key = await importKey(keyPem);
  * console.log(certificateMatchesKey(leaf!, key.publicJwk));
  * ```
  */
