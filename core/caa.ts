@@ -212,8 +212,7 @@ function judge(
 
   // §4.3: for a wildcard, issuewild records replace issue records when there are any.
   const issuewild = records.filter((record) => record.tag.toLowerCase() === 'issuewild');
-  const tag = wildcard && issuewild.length > 0 ? 'issuewild' : 'issue';
-  const relevant = tag === 'issuewild' ? issuewild : records.filter((record) => record.tag.toLowerCase() === 'issue');
+  const relevant = wildcard && issuewild.length > 0 ? issuewild : records.filter((record) => record.tag.toLowerCase() === 'issue');
   if (relevant.length === 0) return undefined;
 
   const reasons: string[] = [];

@@ -6,7 +6,7 @@ import type { Identifier } from './names.ts';
 import { dns01TxtValue, keyAuthorization, signExternalAccountBinding, signJws, type ExternalAccountBinding } from './jws.ts';
 import { base64UrlEncode } from './encoding.ts';
 import { UnexpectedResponseError, isAccountDoesNotExist, parseProblem, type Problem } from './errors.ts';
-import { Transport, checkAcmeUrl, type AcmeResponse, type Link, type Signer, type TransportOptions } from './http.ts';
+import { Transport, checkAcmeUrl, type AcmeResponse, type Expect, type Link, type Signer, type TransportOptions } from './http.ts';
 import { parseCertificateChain, type CertificateInfo } from './x509.ts';
 import { checkProfile } from './profiles.ts';
 
@@ -687,7 +687,7 @@ export class AcmeClient {
     return { key: this.#accountKey, kid: this.#accountUrl };
   }
 
-  #postAsAccount(url: string, payload: unknown, action: string, expect: 'json' | 'pem-chain' | 'none' = 'json'): Promise<AcmeResponse> {
+  #postAsAccount(url: string, payload: unknown, action: string, expect: Expect = 'json'): Promise<AcmeResponse> {
     return this.transport.post(url, payload, this.#accountSigner(action), { action, expect });
   }
 
@@ -719,20 +719,23 @@ export class AcmeClient {
 
   /** POST-as-GET (§6.3); an empty update `{}` would do too, but some CAs (Pebble 2.4) refuse it. */
   async getAccount(): Promise<Account> {
-    const url = this.#accountSigner('fetch account').kid!;
-    return readAccount((await this.#postAsAccount(url, undefined, `fetch account ${url}`)).body, url);
+    return this.#postToAccount('fetch account', undefined);
   }
 
   /** §7.3.2 */
   async updateAccount(options: { contact: string[] }): Promise<Account> {
-    const url = this.#accountSigner('update account').kid!;
-    return readAccount((await this.#postAsAccount(url, { contact: options.contact }, `update account ${url}`)).body, url);
+    return this.#postToAccount('update account', { contact: options.contact });
   }
 
   /** §7.3.6: final; the CA refuses every later request signed for this account. */
   async deactivateAccount(): Promise<Account> {
-    const url = this.#accountSigner('deactivate account').kid!;
-    return readAccount((await this.#postAsAccount(url, { status: 'deactivated' }, `deactivate account ${url}`)).body, url);
+    return this.#postToAccount('deactivate account', { status: 'deactivated' });
+  }
+
+  /** A signed POST to the account URL itself, which the CA answers with the account (§7.3.2). */
+  async #postToAccount(action: string, payload: unknown): Promise<Account> {
+    const url = this.#accountSigner(action).kid!;
+    return readAccount((await this.#postAsAccount(url, payload, `${action} ${url}`)).body, url);
   }
 
   /** §7.3.5: the new key signs the inner JWS, the old one the outer; afterwards this client signs with the new key. */

@@ -43,7 +43,7 @@ export interface TransportOptions {
   sleep?: Sleep;
   /** Milliseconds since the epoch, for Retry-After dates and poll deadlines. */
   now?: () => number;
-  /** How long one request may go without a complete answer; default REQUEST_TIMEOUT_MS. */
+  /** How long one request may go without a complete answer, in ms; default 60 000. */
   requestTimeout?: number;
 }
 
@@ -51,13 +51,13 @@ export interface TransportOptions {
 export const MAX_BAD_NONCE_RETRIES = 10;
 /** 429 and 503 (§6.6) are retried this often, and only when Retry-After asks for at most MAX_RETRY_AFTER_MS. */
 export const MAX_BUSY_RETRIES = 3;
-export const MAX_RETRY_AFTER_MS = 60_000;
+const MAX_RETRY_AFTER_MS = 60_000;
 /** A JWS for finalize with a 4096-bit key and a hundred names stays under 16 KiB. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 /** The largest ACME resources are orders with many names and certificate chains: tens of KiB. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** A CA that accepts the connection and then never answers must not hold a cron job forever. */
-export const REQUEST_TIMEOUT_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 60_000;
 const MAX_POOLED_NONCES = 16;
 const MAX_TRACED_BODY_CHARS = 4096;
 
@@ -256,7 +256,7 @@ export function parseRetryAfter(header: string | null, now: number): Date | unde
   return Number.isNaN(time) ? undefined : new Date(time);
 }
 
-export const defaultSleep: Sleep = (ms, signal) =>
+const defaultSleep: Sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const onAbort = () => {

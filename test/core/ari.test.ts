@@ -9,6 +9,7 @@ import {
 } from '../../core/renewal.ts';
 import { parseCertificate } from '../../core/x509.ts';
 import { readCertificateSummary } from '../../core/_der-lite.ts';
+import { FakeCa, type Reply } from './_fake-ca.ts';
 
 // RFC 9773 §4.1's example certificate: AKI 69:88:5B:…:C8:D4, serial 0x87654321 (DER content 00 87 65 43 21).
 const RFC9773_CERT = `-----BEGIN CERTIFICATE-----
@@ -131,19 +132,12 @@ test('ari: an expired certificate is due whatever the window says', () => {
   assertEquals(renewalDecision({ cert: CERT, now: at(91), renewalInfo: window(100, 102) }).due, true);
 });
 
-type Reply = { status?: number; body?: unknown; headers?: Record<string, string> };
 /** A fetch that answers from a table by URL and records what it was asked. */
 function fakeFetch(replies: Record<string, Reply>, asked: string[] = []): typeof fetch {
-  return (async (input: RequestInfo | URL) => {
-    const url = String(input);
+  return new FakeCa(({ url }) => {
     asked.push(url);
-    const reply = replies[url];
-    if (!reply) return new Response('not here', { status: 404, headers: { 'content-type': 'text/plain' } });
-    const status = reply.status ?? 200;
-    return new Response(JSON.stringify(reply.body), {
-      status, headers: { 'content-type': status < 300 ? 'application/json' : 'application/problem+json', ...reply.headers },
-    });
-  }) as typeof fetch;
+    return replies[url] ?? { status: 404, body: 'not here', contentType: 'text/plain' };
+  }).fetch;
 }
 
 const ARI_URL = `${RENEWAL_INFO_URL}/${CERT_ID}`;
