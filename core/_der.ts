@@ -2,6 +2,7 @@
 // and names the structure in its SyntaxError, so a damaged key file says where it is damaged.
 
 import * as asn1js from 'asn1js';
+import { withoutLeadingZeros } from './encoding.ts';
 
 export type DerNode = asn1js.AsnType;
 
@@ -47,9 +48,7 @@ export function unsignedInteger(node: DerNode | undefined, what: string): Uint8A
   if (!(node instanceof asn1js.Integer)) throw mismatch(node, 'INTEGER', what);
   const bytes = node.valueBlock.valueHexView;
   if (bytes.length > 0 && bytes[0]! & 0x80) throw new SyntaxError(`Cannot parse ${what}: the INTEGER is negative`);
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  return bytes.slice(start);
+  return withoutLeadingZeros(bytes).slice();
 }
 
 export function smallInteger(node: DerNode | undefined, what: string): number {
@@ -100,9 +99,7 @@ export function isSequence(node: DerNode | undefined): boolean {
 
 /** An INTEGER from unsigned big-endian bytes, with the 0x00 that keeps a set top bit positive (X.690 §8.3). */
 export function derUnsignedInteger(bytes: Uint8Array): DerNode {
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  const trimmed = bytes.subarray(start);
+  const trimmed = withoutLeadingZeros(bytes);
   const valueHex = trimmed.length > 0 && trimmed[0]! & 0x80 ? new Uint8Array([0, ...trimmed]) : trimmed.slice();
   return new asn1js.Integer({ valueHex: valueHex.length > 0 ? valueHex : new Uint8Array(1) });
 }

@@ -8,7 +8,7 @@ import { utf8Decode } from './encoding.ts';
 import type { Identifier } from './names.ts';
 import { ipFromBytes, ipToBytes } from './names.ts';
 
-export const OID_COMMON_NAME = '2.5.4.3';
+const OID_COMMON_NAME = '2.5.4.3';
 export const OID_SUBJECT_ALT_NAME = '2.5.29.17'; // RFC 5280 §4.2.1.6
 export const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14'; // RFC 5280 §4.2.1.2
 export const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35'; // RFC 5280 §4.2.1.1
@@ -51,7 +51,7 @@ function utf32be(bytes: Uint8Array, what: string): string {
 }
 
 /** DirectoryString (RFC 5280 §4.1.2.4) and the other string types old roots still use. */
-export function directoryString(node: DerNode, what: string): string {
+function directoryString(node: DerNode, what: string): string {
   const { tagClass, tagNumber } = node.idBlock;
   const bytes = primitiveBytes(node, what);
   if (tagClass === 1) {

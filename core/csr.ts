@@ -18,7 +18,7 @@ import type { AcmeKey } from './keys.ts';
 import { keyTypeOfJwk, sign } from './keys.ts';
 import type { Identifier } from './names.ts';
 import { identifierToString, normalizeIdentifiers } from './names.ts';
-import { publicKeyFromSpki, spkiFromPublicJwk } from './spki.ts';
+import { COORDINATE_LENGTH, publicKeyFromSpki, spkiFromPublicJwk } from './spki.ts';
 
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14'; // RFC 2985 §5.4.2
 /** RFC 5280 Appendix A: ub-common-name. */
@@ -47,7 +47,6 @@ const UNSUPPORTED_SIGNATURES: Record<string, string> = {
   '1.3.101.112': 'Ed25519',
 };
 const SIGNATURE_OIDS: Record<SignatureAlgorithm, string> = { RS256: '1.2.840.113549.1.1.11', ES256: '1.2.840.10045.4.3.2', ES384: '1.2.840.10045.4.3.3' };
-const COORDINATE_LENGTH: Record<EcCurve, number> = { 'P-256': 32, 'P-384': 48 };
 
 /**
  * What a CSR is made from.

@@ -26,6 +26,13 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** Big-endian unsigned bytes without leading zeros, one byte kept for zero: the JWK integer form (RFC 7518 §6.3). */
+export function withoutLeadingZeros(bytes: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  return bytes.subarray(start);
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
@@ -83,12 +90,12 @@ export function isBase64Url(text: string): boolean {
   return text.length > 0 && BASE64URL_PATTERN.test(text) && text.length % 4 !== 1;
 }
 
-export function base64Encode(bytes: Uint8Array): string {
+function base64Encode(bytes: Uint8Array): string {
   return encodeWithAlphabet(bytes, BASE64_ALPHABET, true);
 }
 
 /** Standard base64 as PEM bodies use it; whitespace is ignored, padding optional. */
-export function base64Decode(text: string): Uint8Array<ArrayBuffer> {
+function base64Decode(text: string): Uint8Array<ArrayBuffer> {
   return decodeWithAlphabet(text.replace(/\s+/g, '').replace(/=+$/, ''), BASE64_ALPHABET, 'base64');
 }
 

@@ -5,7 +5,7 @@ import type NodeRSA from 'node-rsa';
 import type { CryptoEngine, RsaPrivateJwk, RsaPublicJwk } from './engine.ts';
 import { checkKeyFits, keyFamily, rsaBitsOf } from './engine.ts';
 import { nobleDigest, nobleHmac } from './_hashes.ts';
-import { base64UrlDecode, base64UrlEncode } from './encoding.ts';
+import { base64UrlDecode, base64UrlEncode, withoutLeadingZeros } from './encoding.ts';
 
 export interface NodeRsaModule {
   default: typeof NodeRSA;
@@ -15,9 +15,7 @@ type Rsa = InstanceType<typeof NodeRSA>;
 
 /** JWK integers carry no leading zeros (RFC 7518 §6.3); node-rsa's carry a sign byte. */
 function unsigned(bytes: Uint8Array): string {
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  return base64UrlEncode(bytes.subarray(start));
+  return base64UrlEncode(withoutLeadingZeros(bytes));
 }
 
 function exponentBytes(e: Uint8Array | number): Uint8Array {

@@ -3,7 +3,7 @@
 
 import type { CryptoEngine, KeyType, PrivateJwk, PublicJwk, SignatureAlgorithm } from './engine.ts';
 import { defaultEngine, keyFamily } from './engine.ts';
-import { base64UrlDecode, base64UrlEncode, isBase64Url, utf8Encode } from './encoding.ts';
+import { base64UrlDecode, base64UrlEncode, isBase64Url, utf8Encode, withoutLeadingZeros } from './encoding.ts';
 
 /**
  * An account or certificate key: its private JWK, the algorithm it signs with, and the engine that signs. Frozen.
@@ -98,8 +98,7 @@ export function keyTypeOfJwk(jwk: PublicJwk): KeyType {
   }
   if (jwk.kty === 'RSA') {
     if (typeof jwk.n !== 'string') throw new TypeError('Cannot use JWK: RSA key lacks "n"');
-    let bytes = base64UrlDecode(jwk.n);
-    while (bytes.length > 0 && bytes[0] === 0) bytes = bytes.subarray(1);
+    const bytes = withoutLeadingZeros(base64UrlDecode(jwk.n));
     const bits = bytes.length === 0 ? 0 : (bytes.length - 1) * 8 + (32 - Math.clz32(bytes[0]!));
     if (bits < 2048 || bits > 4096) throw unsupportedKeyError(`RSA ${bits} bits`);
     if (bits <= 2048) return 'rsa2048';
@@ -140,14 +139,15 @@ const REQUIRED_PRIVATE_FIELDS = { RSA: ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi
 export async function keyFromJwk(jwk: PrivateJwk, options: KeyOptions = {}): Promise<AcmeKey> {
   const type = keyTypeOfJwk(jwk);
   const family = keyFamily(type);
+  // Only the members the type needs are kept, so extra ones (kid, alg, key_ops) never reach an engine.
+  const members: Record<string, string> = { kty: family };
   for (const field of REQUIRED_PRIVATE_FIELDS[family]) {
     const value = (jwk as unknown as Record<string, unknown>)[field];
     if (typeof value !== 'string') throw new TypeError(`Cannot use JWK: ${family} private key lacks "${field}"`);
     if (field !== 'crv' && !isBase64Url(value)) throw new TypeError(`Cannot use JWK: "${field}" is not base64url`);
+    members[field] = value;
   }
-  const privateJwk = (family === 'RSA'
-    ? (({ kty, n, e, d, p, q, dp, dq, qi }) => ({ kty, n, e, d, p, q, dp, dq, qi }))(jwk as Extract<PrivateJwk, { kty: 'RSA' }>)
-    : (({ kty, crv, x, y, d }) => ({ kty, crv, x, y, d }))(jwk as Extract<PrivateJwk, { kty: 'EC' }>)) as PrivateJwk;
+  const privateJwk = members as unknown as PrivateJwk;
   const engine = await engineFor(family, `use a ${type} key`, options);
   return Object.freeze({ type, algorithm: algorithmOf(type), privateJwk, publicJwk: Object.freeze(publicPart(privateJwk)), engine });
 }

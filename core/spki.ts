@@ -10,11 +10,12 @@ import {
   objectIdentifier, parseDer, sequenceOf, unsignedInteger,
 } from './_der.ts';
 
-export const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
-export const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 /** RFC 5480 §2.1.1.1 named curves. */
-export const CURVE_OIDS: Record<EcCurve, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34' };
-const COORDINATE_LENGTH: Record<EcCurve, number> = { 'P-256': 32, 'P-384': 48 };
+const CURVE_OIDS: Record<EcCurve, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34' };
+/** Bytes in a coordinate, in a private scalar and in each half of an ECDSA r||s (RFC 7518 §6.2.1.2, §6.2.2.1, §3.4). */
+export const COORDINATE_LENGTH: Record<EcCurve, number> = { 'P-256': 32, 'P-384': 48 };
 
 // Key algorithms and curves people do hold keys for, so a refusal can name them.
 const OTHER_ALGORITHMS: Record<string, string> = {
@@ -40,7 +41,7 @@ const OTHER_CURVES: Record<string, string> = {
 
 export type KeyAlgorithm = { kty: 'RSA' } | { kty: 'EC'; crv: EcCurve };
 
-export function curveOfOid(oid: string): EcCurve {
+function curveOfOid(oid: string): EcCurve {
   const crv = (Object.keys(CURVE_OIDS) as EcCurve[]).find((name) => CURVE_OIDS[name] === oid);
   if (!crv) throw unsupportedKeyError(`EC ${OTHER_CURVES[oid] ?? `curve ${oid}`}`);
   return crv;
