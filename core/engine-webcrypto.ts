@@ -9,19 +9,15 @@ const SIGNATURE_PARAMS: Record<SignatureAlgorithm, { import: RsaHashedImportPara
   ES384: { import: { name: 'ECDSA', namedCurve: 'P-384' }, sign: { name: 'ECDSA', hash: 'SHA-384' } as EcdsaParams },
 };
 
-// Importing a JWK costs more than an ES256 signature, and an issuance signs a dozen times with one account key.
-const importedKeys = new WeakMap<object, Promise<CryptoKey>>();
-
 function importJwk(algorithm: SignatureAlgorithm, jwk: PrivateJwk | PublicJwk, usage: 'sign' | 'verify'): Promise<CryptoKey> {
-  let key = importedKeys.get(jwk);
-  if (!key) {
-    const { kty, n, e, d, p, q, dp, dq, qi, crv, x, y } = jwk as unknown as Partial<Record<string, string>>;
-    const clean = Object.fromEntries(Object.entries({ kty, n, e, d, p, q, dp, dq, qi, crv, x, y }).filter(([, v]) => v !== undefined));
-    key = crypto.subtle.importKey('jwk', clean as JsonWebKey, SIGNATURE_PARAMS[algorithm].import, false, [usage]);
-    importedKeys.set(jwk, key);
-  }
-  return key;
+  const { kty, n, e, d, p, q, dp, dq, qi, crv, x, y } = jwk as unknown as Partial<Record<string, string>>;
+  const clean = Object.fromEntries(Object.entries({ kty, n, e, d, p, q, dp, dq, qi, crv, x, y }).filter(([, v]) => v !== undefined));
+  return crypto.subtle.importKey('jwk', clean as JsonWebKey, SIGNATURE_PARAMS[algorithm].import, false, [usage]);
 }
+
+// Importing a JWK costs more than an ES256 signature, and an issuance signs a dozen times with one account key.
+// Only signing keys are kept: a verify key of the same JWK object would be a different CryptoKey.
+const signingKeys = new WeakMap<PrivateJwk, Promise<CryptoKey>>();
 
 export const webCryptoEngine: CryptoEngine = {
   name: 'webcrypto',
@@ -40,13 +36,14 @@ export const webCryptoEngine: CryptoEngine = {
 
   async sign(algorithm, key, data) {
     checkKeyFits(algorithm, key);
-    const cryptoKey = await importJwk(algorithm, key, 'sign');
-    return new Uint8Array(await crypto.subtle.sign(SIGNATURE_PARAMS[algorithm].sign, cryptoKey, data as Uint8Array<ArrayBuffer>));
+    let cryptoKey = signingKeys.get(key);
+    if (!cryptoKey) signingKeys.set(key, (cryptoKey = importJwk(algorithm, key, 'sign')));
+    return new Uint8Array(await crypto.subtle.sign(SIGNATURE_PARAMS[algorithm].sign, await cryptoKey, data as Uint8Array<ArrayBuffer>));
   },
 
   async verify(algorithm, key, data, signature) {
     checkKeyFits(algorithm, key);
-    const cryptoKey = await importJwk(algorithm, { ...key }, 'verify');
+    const cryptoKey = await importJwk(algorithm, key, 'verify');
     return crypto.subtle.verify(SIGNATURE_PARAMS[algorithm].sign, cryptoKey, signature as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>);
   },
 
