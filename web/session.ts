@@ -4,12 +4,11 @@
 import { generateKey, keyFromJwk, type AcmeKey } from '../core/keys.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import type { KeyType } from '../core/engine.ts';
-import { AcmeClient, readDirectory as readDirectoryBody, type ChallengeTask, type Directory, type DirectoryMeta, type RevocationReason } from '../core/client.ts';
+import { AcmeClient, fetchDirectory, type ChallengeTask, type DirectoryMeta, type RevocationReason } from '../core/client.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
 import { parseCsr } from '../core/csr.ts';
 import { parseCertificateChain } from '../core/x509.ts';
 import { pemDecode } from '../core/encoding.ts';
-import { Transport, checkAcmeUrl } from '../core/http.ts';
 import { AcmeError, type Problem } from '../core/errors.ts';
 import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import type { AccountStore } from '../adapters/browser.ts';
@@ -73,12 +72,6 @@ export interface Issued {
 
 /** The account key of the last order in this tab, per CA: revocation can use it even if it was not kept. */
 const accountKeys = new Map<string, AcmeKey>();
-
-async function fetchDirectory(directoryUrl: string): Promise<Directory> {
-  const url = checkAcmeUrl(directoryUrl, 'directory URL').href;
-  const response = await new Transport().get(url, { action: `fetch directory ${url}`, expect: 'json' });
-  return readDirectoryBody(response.body, url);
-}
 
 export async function readDirectory(directoryUrl: string): Promise<DirectoryMeta> {
   return (await fetchDirectory(directoryUrl)).meta;
