@@ -3,7 +3,7 @@
 // Run: `npx tsx build.ts` (or `npm run build`); `npx tsx build.ts --web` builds the page alone.
 
 import * as esbuild from 'esbuild';
-import { existsSync, readFileSync, writeFileSync, rmSync, mkdirSync, cpSync, readdirSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync, rmSync, mkdirSync, cpSync, readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ const LIBRARY_ENTRIES: { subpath: string; source: string; platform: 'neutral' | 
   { subpath: './node', source: 'adapters/node.ts', platform: 'node' },
 ];
 const DENO_ONLY_ENTRIES: Record<string, string> = { './deno': './adapters/deno.ts' };
+/** dist/lib/NAME.js for a subpath: "." is mod, "./node" is node. */
+const outputName = (subpath: string) => (subpath === '.' ? 'mod' : subpath.slice(2));
 
 const WEB_INITIAL_JS_BUDGET_GZIP = 40 * 1024;
 
@@ -85,8 +87,7 @@ function syncExports(): void {
   const packageExports: Record<string, { types?: string; import: string }> = {};
   const denoExports: Record<string, string> = {};
   for (const entry of LIBRARY_ENTRIES) {
-    const name = entry.subpath === '.' ? 'mod' : entry.subpath.slice(2);
-    packageExports[entry.subpath] = { import: `./dist/lib/${name}.js` };
+    packageExports[entry.subpath] = { import: `./dist/lib/${outputName(entry.subpath)}.js` };
     denoExports[entry.subpath] = `./${entry.source}`;
   }
   Object.assign(denoExports, DENO_ONLY_ENTRIES);
@@ -107,10 +108,9 @@ function syncExports(): void {
 }
 
 async function buildLibrary(): Promise<void> {
-  for (const entry of LIBRARY_ENTRIES.filter((e) => existsSync(e.source))) {
-    const name = entry.subpath === '.' ? 'mod' : entry.subpath.slice(2);
+  for (const entry of LIBRARY_ENTRIES) {
     const result = await esbuild.build({
-      entryPoints: { [name]: entry.source },
+      entryPoints: { [outputName(entry.subpath)]: entry.source },
       outdir: 'dist/lib',
       bundle: true,
       format: 'esm',
@@ -127,7 +127,6 @@ async function buildLibrary(): Promise<void> {
 }
 
 async function buildCli(): Promise<void> {
-  if (!existsSync('cli/main.ts')) return;
   const result = await esbuild.build({
     entryPoints: { 'acme-client': 'cli/main.ts' },
     outdir: 'dist/cli',
@@ -149,7 +148,6 @@ async function buildCli(): Promise<void> {
 }
 
 async function buildWeb(): Promise<void> {
-  if (!existsSync('web/index.html')) return;
   const result = await esbuild.build({
     entryPoints: { app: 'web/app.ts' },
     outdir: 'dist/web',
@@ -164,9 +162,7 @@ async function buildWeb(): Promise<void> {
     logLevel: 'warning',
   });
   checkNoNodeLeaks('web', result.metafile);
-  for (const asset of ['index.html', 'style.css']) {
-    if (existsSync(join('web', asset))) cpSync(join('web', asset), join('dist/web', asset));
-  }
+  for (const asset of ['index.html', 'style.css']) cpSync(join('web', asset), join('dist/web', asset));
   recordSize('web (initial)', initialChunks(result.metafile, 'dist/web/app.js'), WEB_INITIAL_JS_BUDGET_GZIP);
   recordSize('web (all)', Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.js')));
 }
@@ -193,7 +189,7 @@ if (process.argv.includes('--web')) {
   await buildLibrary();
   await buildCli();
   await buildWeb();
-  if (existsSync('cli/acme-client.1')) cpSync('cli/acme-client.1', 'dist/cli/acme-client.1');
-  if (existsSync('dist/cli/acme-client.js')) writeFileSync('dist/cli/acme-client.js', readFileSync('dist/cli/acme-client.js'), { mode: 0o755 });
+  cpSync('cli/acme-client.1', 'dist/cli/acme-client.1');
+  chmodSync('dist/cli/acme-client.js', 0o755);
 }
 printSizes();

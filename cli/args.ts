@@ -6,7 +6,7 @@ import { isBase64Url } from '../core/encoding.ts';
 import { ipToBytes } from '../core/names.ts';
 
 /** Challenge types a caller can answer under -t: it sets up the file or TXT record from the printed key authorization. */
-export const CALLER_CHALLENGE_TYPES = ['http-01', 'dns-01'] as const;
+const CALLER_CHALLENGE_TYPES = ['http-01', 'dns-01'] as const;
 export type CallerChallengeType = (typeof CALLER_CHALLENGE_TYPES)[number];
 
 export interface ListenAddress {
@@ -57,7 +57,7 @@ export interface CliOptions {
   names: string[];
 }
 
-export const USAGE = 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] [-k domainkey] [-t challenge] domain [altnames...]';
+const USAGE = 'usage: acme-client [-beFmnNOrsv] [-a agreement] [-C challengedir] [-c certdir] [-f accountkey] [-k domainkey] [-t challenge] domain [altnames...]';
 
 export const HELP = `${USAGE}
   -a URL       terms of service you agree to (warns when the CA's differ)
@@ -164,7 +164,7 @@ function setLong(options: CliOptions, name: LongValueOption, value: string): voi
 }
 
 /** ADDR, ADDR:PORT or [IPv6]:PORT, as Node's and Deno's resolvers take a server; returned as given once checked. */
-export function parseDnsServer(text: string): string {
+function parseDnsServer(text: string): string {
   const match = /^(?:\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([0-9.]+)(?::(\d{1,5}))?|([0-9a-fA-F:.]*:[0-9a-fA-F:.]*))$/.exec(text);
   const address = match?.[1] ?? match?.[3] ?? match?.[5];
   const port = match?.[2] ?? match?.[4];

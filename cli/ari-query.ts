@@ -1,5 +1,6 @@
-// Asking the CA for a certificate's renewal window (RFC 9773 §4.1) and keeping its answer in renewal-info.json.
-// Loaded by dynamic import: only a run whose kept answer is stale, or one that wrote a new certificate, needs it.
+// Asking the CA for a certificate's renewal window (RFC 9773 §4.1) and keeping its answer in renewal-info.json, and the
+// fetch and trace of every request to the CA. Loaded by dynamic import: only a run whose kept answer is stale, or one
+// that talks to the CA anyway, needs it.
 
 import type { CertificateSummary } from '../core/_der-lite.ts';
 import { checkRenewal } from '../core/ari.ts';
@@ -8,14 +9,19 @@ import { Transport } from '../core/http.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf } from './defaults.ts';
 import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
-import { formatRenewalState, serialOf, type RenewalState } from './renewal-info.ts';
+import { formatRenewalState, nextDailyRun, serialOf, type RenewalState } from './renewal-info.ts';
 import { userAgent } from './version.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** Public facts about a public certificate. */
 const STATE_FILE_MODE = 0o644;
+
+/** How every request to the CA goes out: with acme-client's User-Agent (RFC 8555 §6.1), traced on stderr under -vv. */
+export function caConnection(platform: Platform, options: CliOptions): { fetch: typeof fetch; trace?: (line: string) => void } {
+  const fetch = platform.createFetch(userAgent(platform.runtime));
+  return options.verbosity >= 2 ? { fetch, trace: (line) => platform.writeStderr(`acme-client: ${line}\n`) } : { fetch };
+}
 
 /** Writes renewal-info.json; a failure costs only a request on the next run, so it warns instead of failing the run. */
 export async function saveRenewalState(platform: Platform, file: string, state: RenewalState): Promise<void> {
@@ -36,8 +42,7 @@ export async function askRenewalInfo(
   platform: Platform, options: CliOptions, cert: CertificateSummary, known: RenewalState | undefined, file: string, now: Date,
 ): Promise<RenewalState> {
   const log = (line: string) => options.verbosity && platform.writeStderr(`acme-client: ${line}\n`);
-  const trace = options.verbosity >= 2 ? (line: string) => platform.writeStderr(`acme-client: ${line}\n`) : undefined;
-  const transport = new Transport({ fetch: platform.createFetch(userAgent(platform.runtime)), ...(trace && { trace }) });
+  const transport = new Transport(caConnection(platform, options));
   const serial = serialOf(cert);
   let renewalInfo = known?.serial === serial ? known.renewalInfo : undefined;
   if (renewalInfo === undefined) {
@@ -51,7 +56,7 @@ export async function askRenewalInfo(
   if (!cert.authorityKeyIdentifier?.length) renewalInfo = null;
   const state: RenewalState = { serial, renewalInfo };
   if (renewalInfo !== null) {
-    const check = await checkRenewal({ cert, now, renewalInfoUrl: renewalInfo, transport, nextRun: new Date(now.getTime() + DAY_MS) });
+    const check = await checkRenewal({ cert, now, renewalInfoUrl: renewalInfo, transport, nextRun: nextDailyRun(now) });
     if (check.renewalInfo) state.suggestedWindow = check.renewalInfo.suggestedWindow;
     if (check.explanationURL) state.explanationURL = check.explanationURL;
     if (check.nextCheck) state.nextCheck = check.nextCheck;

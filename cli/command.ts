@@ -11,18 +11,13 @@ import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import { HELP, parseArgs, type CliOptions } from './args.ts';
 import { resolvePaths, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun, type Plan } from './plan.ts';
-import { fileErrorReason, type CliPlatform } from './platform.ts';
+import { readText, type CliPlatform } from './platform.ts';
 import { scheduleRenewal } from './renewal-info.ts';
 import { VERSION } from './version.ts';
 
 /** The certificate in cert.pem, or undefined when there is none yet. */
 export function readCurrentCertificate(platform: CliPlatform, file: string): CertificateSummary | undefined {
-  let text: string | undefined;
-  try {
-    text = platform.readTextFile(file);
-  } catch (error) {
-    throw new Error(`Cannot read ${file}: ${fileErrorReason(error)}`);
-  }
+  const text = readText(platform, file);
   if (text === undefined) return undefined;
   try {
     const block = pemDecodeAll(text).find((candidate) => candidate.label === 'CERTIFICATE');
@@ -73,12 +68,15 @@ export async function processSet(
   return { code: await run({ options, identifiers, paths, plan, ...(responder && { responder }) }, { ...platform, ...runPlatform }), plan };
 }
 
+/** A failure as one line, as cron mails and log scrapers expect; the message already names the file, name or problem. */
+export function failureLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ');
+}
+
 /** Runs acme-client with the platform's arguments and ends the process with its exit status. */
 export function runCommand(platform: CliPlatform): void {
   main(platform).then((code) => platform.exit(code), (error: unknown) => {
-    // One line, as cron mails and log scrapers expect; the message already names the file, name or problem.
-    const message = error instanceof Error ? error.message : String(error);
-    platform.writeStderr(`acme-client: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    platform.writeStderr(`acme-client: ${failureLine(error)}\n`);
     platform.exit(EXIT_FAILURE);
   });
 }

@@ -8,7 +8,6 @@ export const LETS_ENCRYPT_STAGING_DIRECTORY = 'https://acme-staging-v02.api.lets
 
 export const DEFAULT_CHALLENGE_DIR = '/var/www/acme';
 export const DEFAULT_CERT_DIR = '/etc/ssl/acme';
-export const DEFAULT_DOMAIN_KEY = '/etc/ssl/acme/private/privkey.pem';
 export const DEFAULT_ACCOUNT_KEY = '/etc/acme/privkey.pem';
 /** Beside cert.pem: the CA's last renewal information for it (cli/renewal-info.ts). */
 export const RENEWAL_INFO_FILE = 'renewal-info.json';
@@ -29,8 +28,8 @@ export interface CliPaths {
 type PathOptions = Pick<CliOptions, 'multiple' | 'challengeDir' | 'certDir' | 'accountKey' | 'domainKey'>;
 
 /**
- * -m appends the domain to each default that was not overridden, but never to the challenge directory. `tree`
- * stands for /etc/ssl/acme in the certificate and domain key defaults (--renew-all DIR).
+ * -m appends the domain to each default that was not overridden, but never to the challenge directory. The domain
+ * key defaults to private/privkey.pem in `tree`, which stands for /etc/ssl/acme (--renew-all DIR).
  */
 export function resolvePaths(options: PathOptions, domain: string, tree = DEFAULT_CERT_DIR): CliPaths {
   const perDomainDirs: string[] = [];
@@ -45,7 +44,7 @@ export function resolvePaths(options: PathOptions, domain: string, tree = DEFAUL
   return {
     challengeDir: options.challengeDir ?? DEFAULT_CHALLENGE_DIR,
     certDir,
-    domainKey: perDomain(options.domainKey, tree === DEFAULT_CERT_DIR ? DEFAULT_DOMAIN_KEY : joinPath(tree, 'private', 'privkey.pem'), false),
+    domainKey: perDomain(options.domainKey, joinPath(tree, 'private', 'privkey.pem'), false),
     accountKey: perDomain(options.accountKey, DEFAULT_ACCOUNT_KEY, false),
     cert: joinPath(certDir, 'cert.pem'),
     chain: joinPath(certDir, 'chain.pem'),

@@ -23,7 +23,6 @@ runCommand({
   load: async () => ({
     ...deno,
     createFetch: deno.createDenoFetch,
-    callerResponder: (type) => deno.callerResponder(type),
     caaResolver: deno.denoCaaResolver,
     async listDirectory(path) {
       const names: string[] = [];

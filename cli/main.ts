@@ -12,7 +12,6 @@ async function loadNodePlatform(): Promise<CliRunPlatform> {
     ...node,
     listDirectory: (path) => readdir(path),
     createFetch: node.createNodeFetch,
-    callerResponder: (type) => node.callerResponder(type),
     caaResolver: nodeCaaResolver,
   };
 }

@@ -65,3 +65,12 @@ export function fileErrorReason(error: unknown): string {
   const text = typeof code === 'string' ? FILE_ERROR_TEXT[code] : undefined;
   return text ? `${code}: ${text}` : error instanceof Error ? error.message : String(error);
 }
+
+/** The platform's readTextFile, failing with "Cannot read NAME: REASON"; `name` is how the message calls the file. */
+export function readText(platform: Pick<CliPlatform, 'readTextFile'>, path: string, name = path): string | undefined {
+  try {
+    return platform.readTextFile(path);
+  } catch (error) {
+    throw new Error(`Cannot read ${name}: ${fileErrorReason(error)}`);
+  }
+}

@@ -6,10 +6,10 @@ import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
 import { joinPath } from '../adapters/_path.ts';
 import { DEFAULT_JOBS, type CliOptions } from './args.ts';
-import { processSet, readCurrentCertificate } from './command.ts';
+import { failureLine, processSet, readCurrentCertificate } from './command.ts';
 import { DEFAULT_CERT_DIR, resolvePaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED } from './plan.ts';
-import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
+import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
 import { serialOf } from './renewal-info.ts';
 
 /** One domain set: the names as written, or why they could not be read. */
@@ -98,14 +98,12 @@ async function renewSet(platform: CliPlatform, options: CliOptions, set: DomainS
     const identifiers = normalizeIdentifiers(set.names);
     const setOptions: CliOptions = { ...options, multiple: true, names: set.names };
     const paths = resolvePaths(setOptions, identifiers[0]!.value, tree);
-    const existed = readCurrentCertificate(platform, paths.cert) !== undefined;
     const { code, plan } = await processSet(prefixed, setOptions, identifiers, paths, responder);
     if (plan.action === 'unchanged') return { code, line: `${set.label}: unchanged (due ${plan.renewAt.toISOString()})` };
     const issued = readCurrentCertificate(platform, paths.cert)!;
-    return { code, line: `${set.label}: ${existed ? 'renewed' : 'issued'} (serial ${serialOf(issued)}, expires ${issued.notAfter.toISOString()})` };
+    return { code, line: `${set.label}: ${plan.action === 'issue' ? 'issued' : 'renewed'} (serial ${serialOf(issued)}, expires ${issued.notAfter.toISOString()})` };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { code: EXIT_FAILURE, line: `${set.label}: FAILED: ${message.replace(/\s*\n\s*/g, ' ')}` };
+    return { code: EXIT_FAILURE, line: `${set.label}: FAILED: ${failureLine(error)}` };
   }
 }
 
@@ -113,12 +111,7 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
   const tree = options.names[0] ?? DEFAULT_CERT_DIR;
   let sets: DomainSet[];
   if (options.renewList !== undefined) {
-    let text: string | undefined;
-    try {
-      text = platform.readTextFile(options.renewList);
-    } catch (error) {
-      throw new Error(`Cannot read ${options.renewList}: ${fileErrorReason(error)}`);
-    }
+    const text = readText(platform, options.renewList);
     if (text === undefined) throw new Error(`Cannot read ${options.renewList}: it does not exist`);
     sets = parseRenewList(text, options.renewList);
     if (sets.length === 0) throw new Error(`Cannot renew: ${options.renewList} lists no domain set`);

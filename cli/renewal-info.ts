@@ -12,6 +12,11 @@ import type { CliPlatform } from './platform.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** The CLI runs daily from cron: RFC 9773 §4.2 renews at once when the chosen moment falls before the next run. */
+export function nextDailyRun(now: Date): Date {
+  return new Date(now.getTime() + DAY_MS);
+}
+
 /** renewal-info.json: what the issuing CA last said about one certificate. */
 export interface RenewalState {
   /** The certificate the answer is about: its serial number in hex. */
@@ -64,10 +69,10 @@ export function parseRenewalState(text: string): RenewalState | undefined {
   return state;
 }
 
-/** The decision the state leads to. A daily run is assumed: RFC 9773 §4.2 renews now if the moment falls before the next. */
+/** The decision the state leads to, for a CLI run daily. */
 export function decideFromState(cert: CertificateSummary, state: RenewalState, now: Date): RenewalDecision {
   const renewalInfo = state.suggestedWindow && { suggestedWindow: state.suggestedWindow, ...(state.explanationURL && { explanationURL: state.explanationURL }) };
-  return renewalDecision({ cert, now, nextRun: new Date(now.getTime() + DAY_MS), ...(renewalInfo && { renewalInfo }) });
+  return renewalDecision({ cert, now, nextRun: nextDailyRun(now), ...(renewalInfo && { renewalInfo }) });
 }
 
 /**

@@ -14,10 +14,9 @@ import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, type Plan } from './plan.ts';
-import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
-import { saveRenewalState } from './ari-query.ts';
+import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
+import { caConnection, saveRenewalState } from './ari-query.ts';
 import { serialOf } from './renewal-info.ts';
-import { userAgent } from './version.ts';
 
 export interface RunInput {
   options: CliOptions;
@@ -39,12 +38,7 @@ interface KeyFile {
 }
 
 async function readKeyFile(platform: Platform, path: string, what: string): Promise<KeyFile> {
-  let text: string | undefined;
-  try {
-    text = platform.readTextFile(path);
-  } catch (error) {
-    throw new Error(`Cannot read ${what} ${path}: ${fileErrorReason(error)}`);
-  }
+  const text = readText(platform, path, `${what} ${path}`);
   if (text === undefined) return { path, what };
   try {
     return { path, what, key: await importKey(text) };
@@ -93,9 +87,7 @@ function describeEvent(event: FlowEvent): string {
 
 function createClient(platform: Platform, options: CliOptions, accountKey: AcmeKey): Promise<AcmeClient> {
   // -vv: the transport traces methods, URLs, JWS headers and payloads and responses; never a private key.
-  const trace = options.verbosity >= 2 ? (line: string) => platform.writeStderr(`acme-client: ${line}\n`) : undefined;
-  const fetch = platform.createFetch(userAgent(platform.runtime));
-  return AcmeClient.create(directoryUrlOf(options), { accountKey, fetch, ...(trace && { trace }) });
+  return AcmeClient.create(directoryUrlOf(options), { accountKey, ...caConnection(platform, options) });
 }
 
 /** The platform's atomic write, with the file named in the message when it fails. */

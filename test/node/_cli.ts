@@ -19,7 +19,7 @@ export const CLI = fileURLToPath(new URL('../../dist/cli/acme-client.js', import
 const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
 const DENO_CLI = fileURLToPath(new URL('../../cli/deno.ts', import.meta.url));
 /** Project-local: Deno resolves packages from node_modules ("nodeModulesDir": "manual") and needs no network. */
-export const DENO_DIR = fileURLToPath(new URL('../../node_modules/.cache/deno', import.meta.url));
+const DENO_DIR = fileURLToPath(new URL('../../node_modules/.cache/deno', import.meta.url));
 
 export type Runtime = 'node' | 'deno';
 /** Each CLI test runs in both; the test names start with the runtime, e.g. "[deno] ...". */
@@ -105,7 +105,7 @@ function treeFiles(options: ReturnType<typeof parseArgs>): Files {
 }
 
 /** The command that runs acme-client with `args` in `runtime`; Deno gets `permissions`, by default the narrowest. */
-export function cliCommand(runtime: Runtime, args: readonly string[], permissions = denoPermissions(args)): [string, string[]] {
+function cliCommand(runtime: Runtime, args: readonly string[], permissions = denoPermissions(args)): [string, string[]] {
   if (runtime === 'node') return [process.execPath, [CLI, ...args]];
   return [DENO, ['run', '--no-prompt', ...permissions, DENO_CLI, ...args]];
 }

@@ -47,14 +47,15 @@ function setup(runtime: Runtime, name: string, directory = () => proxy.directory
   const files = ['-c', certs, '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem')];
   const run = (args: string[], directoryUrl = directory()) => runCli(['--directory', directoryUrl, ...files, '--standalone', `127.0.0.1:${pebble.httpPort}`,
     '--dns-server', `127.0.0.1:${pebble.dnsPort}`, ...args], { runtime, caFile: pebble.tlsCaFile });
+  const certificate = () => parseCertificate(pemDecode(readFileSync(join(certs, 'cert.pem'), 'utf8'), ['CERTIFICATE']).der);
   return {
     dir,
     certs,
     run,
     /** With the CA unreachable: only a run that makes no request can succeed. */
     runOffline: async (args: string[]) => run(args, `https://127.0.0.1:${await freePort()}/dir`),
-    certificate: () => parseCertificate(pemDecode(readFileSync(join(certs, 'cert.pem'), 'utf8'), ['CERTIFICATE']).der),
-    certId: () => certificateIdentifier(parseCertificate(pemDecode(readFileSync(join(certs, 'cert.pem'), 'utf8'), ['CERTIFICATE']).der)),
+    certificate,
+    certId: () => certificateIdentifier(certificate()),
     state: () => JSON.parse(readFileSync(join(certs, 'renewal-info.json'), 'utf8')) as Record<string, unknown>,
     /** The day after: the kept answer's Retry-After has passed. */
     ageState() {
