@@ -91,7 +91,12 @@ export async function startWebPage(): Promise<WebPage> {
     url: server.url,
     insecureUrl: `http://${INSECURE_HOST}:${server.port}/`,
     // Pebble's TLS certificate is a throwaway one that Chromium cannot know.
-    newContext: () => browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1000, height: 900 } }),
+    async newContext() {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1000, height: 900 } });
+      // Playwright's 30 s default was hit once while Chromium, Pebble and Deno shared two busy cores; a bound, not a wait.
+      context.setDefaultTimeout(90_000);
+      return context;
+    },
     async close() {
       await browser.close();
       await server.close();
