@@ -24,7 +24,7 @@ const RUNS = 5;
 const CRON_RUNS = 15;
 const NAMES = ['a.example', 'b.example', 'c.example'];
 const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = join(root, 'dist/cli/acme-client.js');
+const cli = join(root, 'dist/cli/acme-client.cjs');
 // Inside node_modules, so that the bundled peer still resolves acme-client and its dependencies.
 const helperDir = join(root, 'node_modules/.cache/acme-bench');
 

@@ -1,7 +1,7 @@
 // acme-client(1)'s command line: the 2017 page's single-letter flags with getopt(3) rules (clusters such as -vvFn,
 // -cDIR or -c DIR, options before operands, "--" ends them), plus long options for what that page lacks.
 
-import { KEY_TYPES, type KeyType } from '../core/engine.ts';
+import { KEY_TYPES, type KeyType } from '../core/key-types.ts';
 import { isBase64Url } from '../core/encoding.ts';
 import { ipToBytes } from '../core/names.ts';
 

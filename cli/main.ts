@@ -1,4 +1,4 @@
-// The acme-client entry for Node (bundled to dist/cli/acme-client.js): Node's platform for cli/command.ts. Only
+// The acme-client entry for Node (bundled to dist/cli/acme-client.cjs): Node's platform for cli/command.ts. Only
 // node:fs loads at start; adapters/node.ts, with its servers, TLS and readline, comes by dynamic import once a
 // certificate has to change, so the cron run that finds nothing due starts almost as fast as `node -e 0`.
 

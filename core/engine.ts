@@ -1,28 +1,9 @@
 // The crypto engine interface and the choice between engines (DESIGN.md "Crypto engines").
 // Keys travel between engines as private JWKs, so any engine can sign with a key another one made.
 
-/**
- * The key types ACME CAs accept for accounts and certificates: RSA 2048, 3072 or 4096 bits, ECDSA P-256 or P-384.
- *
- * @example
- * ```ts
- * import { generateKey, type KeyType } from "@acmets/acme-client";
- * const type: KeyType = "ec256";
- * const key = await generateKey(type);
- * ```
- */
-export type KeyType = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'ec256' | 'ec384';
+import type { KeyType } from './key-types.ts';
 
-/**
- * Every KeyType, in the order the CLI lists them.
- *
- * @example
- * ```ts
- * import { KEY_TYPES } from "@acmets/acme-client";
- * console.log(KEY_TYPES.includes("rsa4096")); // true
- * ```
- */
-export const KEY_TYPES: readonly KeyType[] = ['rsa2048', 'rsa3072', 'rsa4096', 'ec256', 'ec384'];
+export { KEY_TYPES, type KeyType } from './key-types.ts';
 
 /**
  * JWS algorithms for account and certificate keys (RFC 7518 §3.1); HS* serve external account binding only.

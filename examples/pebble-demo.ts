@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPebble } from '../test/_pebble.ts';
 
-const cli = fileURLToPath(new URL('../dist/cli/acme-client.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli/acme-client.cjs', import.meta.url));
 if (!existsSync(cli)) {
   console.error(`pebble-demo: ${cli} is missing; run "npm run build" first`);
   process.exit(1);

@@ -15,7 +15,7 @@ import { parseArgs } from '../../cli/args.ts';
 import { DEFAULT_ACCOUNT_KEY, DEFAULT_CERT_DIR, DEFAULT_CHALLENGE_DIR, directoryUrlOf, resolvePaths } from '../../cli/defaults.ts';
 import { normalizeIdentifiers } from '../../core/names.ts';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli/acme-client.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli/acme-client.cjs', import.meta.url));
 const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
 const DENO_CLI = fileURLToPath(new URL('../../cli/deno.ts', import.meta.url));
 /** Project-local: Deno resolves packages from node_modules ("nodeModulesDir": "manual") and needs no network. */
