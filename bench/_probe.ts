@@ -1,4 +1,4 @@
-// Preloaded (node --import) into every benchmarked process, ours and the peer alike: counts the HTTP requests that
+// Preloaded (node --require) into every benchmarked process, ours and the peer alike: counts the HTTP requests that
 // reach the CA through node:https (our CLI's fetch and axios in npm acme-client both use it) and records peak RSS.
 // At exit it writes {requests, maxRssKiB} as JSON to $BENCH_PROBE_FILE.
 

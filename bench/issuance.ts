@@ -44,7 +44,7 @@ const median = (values: number[]) => {
 function measure(args: string[], env: NodeJS.ProcessEnv, probe: boolean): Promise<Sample & { code: number; stderr: string }> {
   const probeFile = join(helperDir, `probe-${process.pid}.json`);
   rmSync(probeFile, { force: true });
-  const nodeArgs = probe ? ['--import', join(helperDir, 'probe.mjs'), ...args] : args;
+  const nodeArgs = probe ? ['--require', join(helperDir, 'probe.cjs'), ...args] : args;
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, nodeArgs, { env: { ...env, BENCH_PROBE_FILE: probeFile }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -61,17 +61,11 @@ function measure(args: string[], env: NodeJS.ProcessEnv, probe: boolean): Promis
 
 async function bundleHelpers(): Promise<void> {
   mkdirSync(helperDir, { recursive: true });
-  await esbuild.build({
-    entryPoints: { probe: join(root, 'bench/_probe.ts'), peer: join(root, 'bench/peer-acme-client.ts') },
-    outdir: helperDir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-  });
+  const common = { outdir: helperDir, bundle: true, packages: 'external', platform: 'node', target: 'node20', logLevel: 'warning' } as const;
+  await esbuild.build({ ...common, entryPoints: { peer: join(root, 'bench/peer-acme-client.ts') }, outExtension: { '.js': '.mjs' }, format: 'esm' });
+  // CommonJS and preloaded with --require: an ES module preload would start Node's ES module loader in every
+  // process, adding its memory to the figures of a CommonJS entry such as ours.
+  await esbuild.build({ ...common, entryPoints: { probe: join(root, 'bench/_probe.ts') }, outExtension: { '.js': '.cjs' }, format: 'cjs' });
 }
 
 async function issuance(pebble: Pebble, label: string, command: (outDir: string) => string[]): Promise<Sample[]> {
