@@ -3,7 +3,8 @@
 
 import type { AcmeKey } from './keys.ts';
 import type { Identifier } from './names.ts';
-import { dns01TxtValue, keyAuthorization, signExternalAccountBinding, signJws, type ExternalAccountBinding } from './jws.ts';
+import { dns01TxtValue, keyAuthorization, signExternalAccountBinding, type ExternalAccountBinding } from './jws.ts';
+import { signerOf, type KeySigner } from './signer.ts';
 import { base64UrlEncode } from './encoding.ts';
 import { UnexpectedResponseError, isAccountDoesNotExist, parseProblem, type Problem } from './errors.ts';
 import { Transport, checkAcmeUrl, type AcmeResponse, type Expect, type Link, type Signer, type TransportOptions } from './http.ts';
@@ -327,8 +328,8 @@ export interface CertificateChain {
  * ```
  */
 export interface ClientOptions extends TransportOptions {
-  /** The key that signs for the account. */
-  accountKey: AcmeKey;
+  /** The key that signs for the account, or a signer that holds it (in another process, say). */
+  accountKey: AcmeKey | KeySigner;
   /** The account URL, when it is already known: saves the lookup before signed requests. */
   accountUrl?: string;
   /** The longest pollOrder/pollAuthorization wait, in ms (default 2 minutes). */
@@ -651,7 +652,8 @@ export class AcmeClient {
   readonly directory: Directory;
   /** Shared with requests outside RFC 8555 proper, such as ARI's renewalInfo GET. */
   readonly transport: Transport;
-  #accountKey: AcmeKey;
+  #accountKey: AcmeKey | KeySigner;
+  #signer: KeySigner;
   #accountUrl?: string;
   readonly #pollTimeout: number;
 
@@ -661,6 +663,7 @@ export class AcmeClient {
     this.transport = transport;
     this.transport.newNonceUrl = directory.newNonce;
     this.#accountKey = options.accountKey;
+    this.#signer = signerOf(options.accountKey);
     if (options.accountUrl) this.#accountUrl = checkAcmeUrl(options.accountUrl, 'account URL').href;
     this.#pollTimeout = options.pollTimeout ?? DEFAULT_POLL_TIMEOUT_MS;
   }
@@ -672,9 +675,14 @@ export class AcmeClient {
     return new AcmeClient(await fetchDirectory(directoryUrl, transport), options, transport);
   }
 
-  /** The key that signs for the account (the new one after rolloverKey). */
-  get accountKey(): AcmeKey {
+  /** The key or signer that signs for the account, as given (the new one after rolloverKey). */
+  get accountKey(): AcmeKey | KeySigner {
     return this.#accountKey;
+  }
+
+  /** The account key's signer; its public key names the account and makes key authorizations. */
+  get accountSigner(): KeySigner {
+    return this.#signer;
   }
 
   /** The account URL, once known from options, createAccount or findAccount. */
@@ -684,7 +692,7 @@ export class AcmeClient {
 
   #accountSigner(action: string): Signer {
     if (!this.#accountUrl) throw new TypeError(`Cannot ${action}: no account URL yet (call createAccount() or findAccount() first, or pass accountUrl)`);
-    return { key: this.#accountKey, kid: this.#accountUrl };
+    return { key: this.#signer, kid: this.#accountUrl };
   }
 
   #postAsAccount(url: string, payload: unknown, action: string, expect: Expect = 'json'): Promise<AcmeResponse> {
@@ -697,9 +705,9 @@ export class AcmeClient {
     if (options.contact) payload.contact = options.contact;
     if (options.termsOfServiceAgreed !== undefined) payload.termsOfServiceAgreed = options.termsOfServiceAgreed;
     if (options.externalAccountBinding) {
-      payload.externalAccountBinding = await signExternalAccountBinding(options.externalAccountBinding, this.#accountKey.publicJwk, this.directory.newAccount);
+      payload.externalAccountBinding = await signExternalAccountBinding(options.externalAccountBinding, this.#signer.publicJwk, this.directory.newAccount);
     }
-    const response = await this.transport.post(this.directory.newAccount, payload, { key: this.#accountKey }, { action: 'create account', expect: 'json' });
+    const response = await this.transport.post(this.directory.newAccount, payload, { key: this.#signer }, { action: 'create account', expect: 'json' });
     this.#accountUrl = requireLocation(response, 'account');
     return { ...readAccount(response.body, this.#accountUrl), created: response.status === 201 };
   }
@@ -708,7 +716,7 @@ export class AcmeClient {
   async findAccount(): Promise<Account | undefined> {
     let response: AcmeResponse;
     try {
-      response = await this.transport.post(this.directory.newAccount, { onlyReturnExisting: true }, { key: this.#accountKey }, { action: 'find account', expect: 'json' });
+      response = await this.transport.post(this.directory.newAccount, { onlyReturnExisting: true }, { key: this.#signer }, { action: 'find account', expect: 'json' });
     } catch (error) {
       if (isAccountDoesNotExist(error)) return undefined;
       throw error;
@@ -739,16 +747,18 @@ export class AcmeClient {
   }
 
   /** §7.3.5: the new key signs the inner JWS, the old one the outer; afterwards this client signs with the new key. */
-  async rolloverKey(newKey: AcmeKey): Promise<void> {
+  async rolloverKey(newKey: AcmeKey | KeySigner): Promise<void> {
     const keyChange = this.directory.keyChange;
     if (!keyChange) throw new TypeError('Cannot roll over the account key: the CA\'s directory has no keyChange URL');
     const { kid: accountUrl } = this.#accountSigner('roll over the account key');
-    if (JSON.stringify(newKey.publicJwk) === JSON.stringify(this.#accountKey.publicJwk)) {
+    const newSigner = signerOf(newKey);
+    if (JSON.stringify(newSigner.publicJwk) === JSON.stringify(this.#signer.publicJwk)) {
       throw new RangeError('Cannot roll over the account key: the new key is the current key');
     }
-    const inner = await signJws(newKey, { account: accountUrl, oldKey: this.#accountKey.publicJwk }, { url: keyChange });
+    const inner = await newSigner.signJws({ account: accountUrl, oldKey: this.#signer.publicJwk }, { url: keyChange });
     await this.#postAsAccount(keyChange, inner, `roll over the key of account ${accountUrl}`, 'none');
     this.#accountKey = newKey;
+    this.#signer = newSigner;
   }
 
   /** §7.4 */
@@ -801,7 +811,7 @@ export class AcmeClient {
       const shown = token === undefined ? 'no token' : `token ${JSON.stringify(token.length > 40 ? `${token.slice(0, 40)}…` : token)}`;
       throw new UnexpectedResponseError(`Cannot answer challenge ${challenge.url}: ${shown} is not base64url of 22 to 255 characters (RFC 8555 §8.1)`, challenge.url);
     }
-    const keyAuth = await keyAuthorization(token, this.#accountKey);
+    const keyAuth = await keyAuthorization(token, this.#signer);
     return {
       identifier: authorization.identifier,
       wildcard: authorization.wildcard,
@@ -884,7 +894,7 @@ export class AcmeClient {
   }
 
   /** §7.6: signed by the account (kid), or by the certificate's own key (jwk) when `certificateKey` is given. */
-  async revokeCertificate(certificateDer: Uint8Array, options: { reason?: RevocationReason; certificateKey?: AcmeKey } = {}): Promise<void> {
+  async revokeCertificate(certificateDer: Uint8Array, options: { reason?: RevocationReason; certificateKey?: AcmeKey | KeySigner } = {}): Promise<void> {
     const revokeCert = this.directory.revokeCert;
     if (!revokeCert) throw new TypeError('Cannot revoke certificate: the CA\'s directory has no revokeCert URL');
     const payload: Json = { certificate: base64UrlEncode(certificateDer) };

@@ -5,7 +5,8 @@ import type { AcmeKey } from './keys.ts';
 import type { ExternalAccountBinding } from './jws.ts';
 import type { PublicJwk } from './engine.ts';
 import { compareIdentifiers, identifiersOf, normalizeIdentifiers, type Identifier } from './names.ts';
-import { createCsr, parseCsr } from './csr.ts';
+import { parseCsr } from './csr.ts';
+import { signerOf, type KeySigner } from './signer.ts';
 import { certificateMatchesKey, type CertificateInfo } from './x509.ts';
 import { pemEncode } from './encoding.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, type Problem } from './errors.ts';
@@ -102,8 +103,8 @@ export interface IssueOptions {
   client: AcmeClient;
   /** The names as the user wrote them; the first becomes the CSR's CN. */
   identifiers: readonly string[];
-  /** The certificate key; give this or `csr`. */
-  certificateKey?: AcmeKey;
+  /** The certificate key, or a signer that holds it; give this or `csr`. */
+  certificateKey?: AcmeKey | KeySigner;
   /** A DER CSR the user brings; its names must be `identifiers`. */
   csr?: Uint8Array;
   /** Answers the challenges; its `types` choose among the CA's offers. */
@@ -177,8 +178,8 @@ async function requestFor(options: IssueOptions, identifiers: Identifier[]): Pro
     throw new TypeError('Cannot issue certificate: give either a certificate key or a CSR, not both or neither');
   }
   if (options.certificateKey) {
-    const csr = await createCsr({ key: options.certificateKey, identifiers, mustStaple: options.mustStaple ?? false });
-    return { csr, publicJwk: options.certificateKey.publicJwk };
+    const signer = signerOf(options.certificateKey);
+    return { csr: await signer.createCsr({ identifiers, mustStaple: options.mustStaple ?? false }), publicJwk: signer.publicJwk };
   }
   const info = await parseCsr(options.csr!);
   const { missing, extra } = compareIdentifiers(info.identifiers, identifiers);

@@ -2,7 +2,8 @@
 // bodies, Link headers and a trace hook. fetch, AbortSignal and the clock are handed in, never taken from globals.
 
 import type { AcmeKey } from './keys.ts';
-import { signJws, type FlattenedJws } from './jws.ts';
+import type { FlattenedJws } from './jws.ts';
+import { signerOf, type KeySigner } from './signer.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, parseProblem, type Problem } from './errors.ts';
 import { base64UrlDecode, concatBytes, utf8Decode, utf8Encode } from './encoding.ts';
 
@@ -128,8 +129,8 @@ export type Expect = 'json' | 'pem-chain' | 'none';
  * ```
  */
 export interface Signer {
-  /** The account key, or the certificate key for a revocation (RFC 8555 §7.6). */
-  key: AcmeKey;
+  /** The account key, or the certificate key for a revocation (RFC 8555 §7.6); held here or signing elsewhere. */
+  key: AcmeKey | KeySigner;
   /** The account URL; without it the JWS carries the public key (§6.2). */
   kid?: string;
 }
@@ -396,7 +397,7 @@ export class Transport {
     let body: string | undefined;
     let traceLine = `→ ${method} ${url}`;
     if (signed) {
-      const jws: FlattenedJws = await signJws(signed.signer.key, signed.payload, { url, nonce, ...(signed.signer.kid && { kid: signed.signer.kid }) });
+      const jws: FlattenedJws = await signerOf(signed.signer.key).signJws(signed.payload, { url, nonce, ...(signed.signer.kid && { kid: signed.signer.kid }) });
       body = JSON.stringify(jws);
       const size = utf8Encode(body).length;
       if (size > MAX_REQUEST_BYTES) throw new RangeError(`Cannot ${spec.action}: the request is ${size} bytes (at most ${MAX_REQUEST_BYTES})`);

@@ -3,7 +3,7 @@
 
 import type { AcmeKey } from './keys.ts';
 import { jwkThumbprint, sign } from './keys.ts';
-import type { HashName, HmacAlgorithm, PublicJwk } from './engine.ts';
+import type { CryptoEngine, HashName, HmacAlgorithm, PublicJwk } from './engine.ts';
 import { defaultEngine } from './engine.ts';
 import { base64UrlDecode, base64UrlEncode, utf8Encode } from './encoding.ts';
 
@@ -126,7 +126,8 @@ export async function signExternalAccountBinding(binding: ExternalAccountBinding
  * const text = await keyAuthorization("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA", accountKey); // what http-01 serves
  * ```
  */
-export async function keyAuthorization(token: string, accountKey: AcmeKey): Promise<string> {
+export async function keyAuthorization(token: string, accountKey: { publicJwk: PublicJwk; engine?: CryptoEngine }): Promise<string> {
+  // Only the public key's thumbprint: a signer in another process answers challenges without being asked.
   return `${token}.${await jwkThumbprint(accountKey.publicJwk, accountKey.engine)}`;
 }
 

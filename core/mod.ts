@@ -8,6 +8,7 @@ export { KEY_TYPES, loadEngine } from './engine.ts';
 export * from './keys.ts';
 export * from './key-pem.ts';
 export * from './jws.ts';
+export * from './signer.ts';
 export * from './names.ts';
 export * from './csr.ts';
 export * from './x509.ts';

@@ -15,3 +15,4 @@ import './flow.test.ts';
 import './caa.test.ts';
 import './path.test.ts';
 import './cli-renewal.test.ts';
+import './signer.test.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import {
   ACME_ERROR, AcmeClient, AcmeError, generateKey, isAlreadyRevoked, isExternalAccountRequired, issueCertificate, parseCertificateChain,
-  type AcmeKey, type ChallengeResponder, type ChallengeTask, type ClientOptions, type IssueOptions,
+  type ChallengeResponder, type ChallengeTask, type ClientOptions, type IssueOptions,
 } from '../../core/mod.ts';
 
 const EAB_KID = 'kid-1';
@@ -92,7 +92,7 @@ async function client(instance: Instance, options: Partial<ClientOptions> = {}):
 }
 
 async function issue(instance: Instance, names: string[], responder: ChallengeResponder, options: Partial<IssueOptions> = {}) {
-  const certificateKey: AcmeKey = options.certificateKey ?? (await generateKey('ec256'));
+  const certificateKey = options.certificateKey ?? (await generateKey('ec256'));
   return issueCertificate({
     client: options.client ?? (await client(instance)),
     identifiers: names,
