@@ -196,14 +196,44 @@ export async function loadOrCreateKey(path: string, type: KeyType = 'ec256'): Pr
   return key;
 }
 
+/** Deno's words for a failed connection, and the POSIX code Node would give it, which the core's retry policy reads. */
+const FAILURE_CODES: [RegExp, string][] = [
+  [/connection refused|os error 111/i, 'ECONNREFUSED'],
+  [/connection reset|os error 104|broken pipe|connection closed before message completed|tls handshake eof|error reading a body/i, 'ECONNRESET'],
+  [/timed out|os error 110/i, 'ETIMEDOUT'],
+  [/no route to host|network is unreachable/i, 'EHOSTUNREACH'],
+  [/temporary failure in name resolution/i, 'EAI_AGAIN'],
+  [/dns error|name or service not known/i, 'ENOTFOUND'],
+  [/invalid peer certificate/i, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+];
+
 /**
  * Deno's fetch error says "fetch failed" and puts the reason, after the URL again, in its cause; the reason alone
- * makes the one line that the core's message ends with.
+ * makes the one line that the core's message ends with, and a code says which failure it was.
  */
 function fetchFailure(error: unknown): unknown {
-  const cause = (error as Error | undefined)?.cause;
-  if (!(error instanceof TypeError) || !(cause instanceof Error)) return error;
-  return new TypeError(cause.message.replace(/^error sending request for url \(.*?\): /, '').replace(/^client error \(\w+\): /, ''));
+  if (!(error instanceof TypeError)) return error;
+  const cause = error.cause instanceof Error ? error.cause.message : error.message;
+  const reason = cause.replace(/^error sending request (?:for url|from \S+ for) \(?\S*?\)?(?: \(\S+\))?: /, '').replace(/^client error \(\w+\): /, '');
+  const code = FAILURE_CODES.find(([pattern]) => pattern.test(reason))?.[1];
+  return Object.assign(new TypeError(reason, { cause: error }), code && { code });
+}
+
+/** The body with its read failures given codes too: a connection cut mid-answer fails there, not in fetch(). */
+function codedBody(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        controller.error(fetchFailure(error));
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /**
@@ -224,11 +254,14 @@ export function createDenoFetch(userAgent: string): typeof fetch {
   return async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     if (!headers.has('user-agent')) headers.set('user-agent', userAgent);
+    let response: Response;
     try {
-      return await fetch(input, { ...init, headers });
+      response = await fetch(input, { ...init, headers });
     } catch (error) {
       throw fetchFailure(error);
     }
+    if (!response.body) return response;
+    return new Response(codedBody(response.body), { status: response.status, statusText: response.statusText, headers: response.headers });
   };
 }
 

@@ -70,6 +70,15 @@ function streamOf(message: IncomingMessage): ReadableStream<Uint8Array> {
 }
 
 /**
+ * A TypeError as fetch's own, with a code no network failure has, so that the core's retry policy does not take
+ * the adapter's refusal for a connection that failed. Node's socket errors keep their codes (ECONNRESET for
+ * "socket hang up" and for an answer cut off, "aborted"), from which the core words its message.
+ */
+function refusal(message: string, code: string): TypeError {
+  return Object.assign(new TypeError(message), { code });
+}
+
+/**
  * A `fetch` for the core over node:http(s), for a process that makes a handful of requests and exits. Node's own
  * fetch, Headers and Response are undici, and touching any of them compiles its WebAssembly HTTP parser (+11 MB
  * for `new Headers()` alone). A 3-name issuance peaked at 91 MB RSS with the global fetch and at 58 MB with this
@@ -82,8 +91,8 @@ export function createNodeFetch(userAgent: string): typeof fetch {
   const agents = { 'https:': new HttpsAgent({ keepAlive: true }), 'http:': new HttpAgent({ keepAlive: true }) };
   const once = (url: URL, init: RequestInit): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`Cannot fetch ${url.href}: only http and https are supported`);
-      if (init.body != null && typeof init.body !== 'string') throw new TypeError('Cannot fetch: only string bodies are supported');
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refusal(`Cannot fetch ${url.href}: only http and https are supported`, 'ERR_INVALID_PROTOCOL');
+      if (init.body != null && typeof init.body !== 'string') throw refusal('Cannot fetch: only string bodies are supported', 'ERR_INVALID_ARG_TYPE');
       const headers = requestHeaders(init.headers);
       headers['user-agent'] ??= userAgent;
       if (init.body != null) headers['content-length'] = String(Buffer.byteLength(init.body));
@@ -100,8 +109,8 @@ export function createNodeFetch(userAgent: string): typeof fetch {
       const location = message.headers.location;
       if (status >= 300 && status < 400 && location && init.redirect !== 'manual') {
         message.resume();
-        if (init.redirect === 'error') throw new TypeError(`Cannot fetch ${url.href}: it redirects to ${location}, and redirects are refused`);
-        if (redirects >= MAX_REDIRECTS) throw new TypeError(`Cannot fetch ${url.href}: more than ${MAX_REDIRECTS} redirects`);
+        if (init.redirect === 'error') throw refusal(`Cannot fetch ${url.href}: it redirects to ${location}, and redirects are refused`, 'ERR_FETCH_REDIRECT');
+        if (redirects >= MAX_REDIRECTS) throw refusal(`Cannot fetch ${url.href}: more than ${MAX_REDIRECTS} redirects`, 'ERR_FETCH_REDIRECT');
         url = new URL(location, url);
         continue;
       }

@@ -52,6 +52,8 @@ export interface CliOptions {
   renewList?: string;
   /** How many sets --renew-all or --renew-list work on at once (--jobs); DEFAULT_JOBS when not given. */
   jobs?: number;
+  /** --retry-time: the seconds a run may lose to a failing CA (core/retry.ts's budget); its default when not given. */
+  retryTime?: number;
   help: boolean;
   version: boolean;
   names: string[];
@@ -88,6 +90,7 @@ export const HELP = `${USAGE}
   --renew-all [DIR]         renew every certificate under DIR (default /etc/ssl/acme), laid out as by -m
   --renew-list FILE [DIR]   renew every set in FILE ("domain [altnames...]" per line) in that layout
   --jobs N                  sets worked on at once by --renew-all and --renew-list (default 4)
+  --retry-time SECONDS      time a run may spend retrying a failing CA (default 60)
   --help, --version
 Exit status: 0 certificate changed, 2 nothing to do, 1 failure.`;
 
@@ -100,6 +103,7 @@ const VALUE_FLAGS: Record<string, 'agreement' | 'challengeDir' | 'certDir' | 'ac
 };
 const LONG_VALUE_OPTIONS = [
   'directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone', 'profile', 'dns-server', 'renew-list', 'jobs',
+  'retry-time',
 ] as const;
 /** Long options without a value, and the option each one sets. */
 const LONG_FLAGS: Record<string, (options: CliOptions) => void> = {
@@ -110,6 +114,8 @@ const LONG_FLAGS: Record<string, (options: CliOptions) => void> = {
 };
 export const DEFAULT_JOBS = 4;
 const MAX_JOBS = 64;
+/** A run that waits longer than an hour for its CA would overlap the next cron run. */
+const MAX_RETRY_SECONDS = 3600;
 type LongValueOption = (typeof LONG_VALUE_OPTIONS)[number];
 
 /** Long options whose value is taken as it is, and the option each one sets. */
@@ -159,6 +165,10 @@ function setLong(options: CliOptions, name: LongValueOption, value: string): voi
     case 'jobs':
       if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_JOBS) throw new RangeError(`--jobs ${JSON.stringify(value)} is not a number from 1 to ${MAX_JOBS}`);
       options.jobs = Number(value);
+      break;
+    case 'retry-time':
+      if (!/^\d+$/.test(value) || Number(value) > MAX_RETRY_SECONDS) throw new RangeError(`--retry-time ${JSON.stringify(value)} is not a number of seconds from 0 to ${MAX_RETRY_SECONDS}`);
+      options.retryTime = Number(value);
       break;
   }
 }

@@ -5,7 +5,7 @@
 import type { CertificateSummary } from '../core/_der-lite.ts';
 import { checkRenewal } from '../core/ari.ts';
 import { fetchDirectory } from '../core/client.ts';
-import { Transport } from '../core/http.ts';
+import { Transport, type TransportOptions } from '../core/http.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf } from './defaults.ts';
 import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
@@ -17,10 +17,15 @@ type Platform = CliPlatform & CliRunPlatform;
 /** Public facts about a public certificate. */
 const STATE_FILE_MODE = 0o644;
 
-/** How every request to the CA goes out: with acme-client's User-Agent (RFC 8555 §6.1), traced on stderr under -vv. */
-export function caConnection(platform: Platform, options: CliOptions): { fetch: typeof fetch; trace?: (line: string) => void } {
-  const fetch = platform.createFetch(userAgent(platform.runtime));
-  return options.verbosity >= 2 ? { fetch, trace: (line) => platform.writeStderr(`acme-client: ${line}\n`) } : { fetch };
+/**
+ * How every request to the CA goes out: with acme-client's User-Agent (RFC 8555 §6.1), retried within --retry-time,
+ * traced on stderr under -vv.
+ */
+export function caConnection(platform: Platform, options: CliOptions): TransportOptions {
+  const connection: TransportOptions = { fetch: platform.createFetch(userAgent(platform.runtime)) };
+  if (options.retryTime !== undefined) connection.retry = { budgetMs: options.retryTime * 1000 };
+  if (options.verbosity >= 2) connection.trace = (line) => platform.writeStderr(`acme-client: ${line}\n`);
+  return connection;
 }
 
 /** Writes renewal-info.json; a failure costs only a request on the next run, so it warns instead of failing the run. */

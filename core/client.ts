@@ -6,8 +6,9 @@ import type { Identifier } from './names.ts';
 import { dns01TxtValue, keyAuthorization, signExternalAccountBinding, type ExternalAccountBinding } from './jws.ts';
 import { signerOf, type KeySigner } from './signer.ts';
 import { base64UrlEncode } from './encoding.ts';
-import { UnexpectedResponseError, isAccountDoesNotExist, parseProblem, type Problem } from './errors.ts';
-import { Transport, checkAcmeUrl, type AcmeResponse, type Expect, type Link, type Signer, type TransportOptions } from './http.ts';
+import { UnexpectedResponseError, isAccountDoesNotExist, isAlreadyRevoked, parseProblem, type Problem } from './errors.ts';
+import { Transport, checkAcmeUrl, type AcmeResponse, type Expect, type RequestSpec, type Signer, type TransportOptions } from './http.ts';
+import type { Link } from './headers.ts';
 import { parseCertificateChain, type CertificateInfo } from './x509.ts';
 import { checkProfile } from './profiles.ts';
 
@@ -695,11 +696,15 @@ export class AcmeClient {
     return { key: this.#signer, kid: this.#accountUrl };
   }
 
-  #postAsAccount(url: string, payload: unknown, action: string, expect: Expect = 'json'): Promise<AcmeResponse> {
-    return this.transport.post(url, payload, this.#accountSigner(action), { action, expect });
+  #postAsAccount(url: string, payload: unknown, action: string, expect: Expect = 'json', recover?: RequestSpec['recover']): Promise<AcmeResponse> {
+    return this.transport.post(url, payload, this.#accountSigner(action), { action, expect, ...(recover && { recover }) });
   }
 
-  /** §7.3: a CA that already has an account for this key answers 200 with it rather than 201. */
+  /**
+   * §7.3: a CA that already has an account for this key answers 200 with it rather than 201. That makes a lost answer
+   * harmless: the transport sends the request again and gets the account the first one created (§7.3.1), reported
+   * then as not created.
+   */
   async createAccount(options: { contact?: string[]; termsOfServiceAgreed?: boolean; externalAccountBinding?: ExternalAccountBinding } = {}): Promise<Account & { created: boolean }> {
     const payload: Json = {};
     if (options.contact) payload.contact = options.contact;
@@ -756,12 +761,23 @@ export class AcmeClient {
       throw new RangeError('Cannot roll over the account key: the new key is the current key');
     }
     const inner = await newSigner.signJws({ account: accountUrl, oldKey: this.#signer.publicJwk }, { url: keyChange });
-    await this.#postAsAccount(keyChange, inner, `roll over the key of account ${accountUrl}`, 'none');
+    // After a lost answer only the CA knows which key the account has now: asking newAccount with onlyReturnExisting
+    // (§7.3.1), signed by the new key, finds the account if the rollover happened; otherwise it is sent again.
+    const recover = async () => {
+      try {
+        const found = await this.transport.post(this.directory.newAccount, { onlyReturnExisting: true }, { key: newSigner }, { action: 'find account', expect: 'json' });
+        return found.location === accountUrl ? found : undefined;
+      } catch (error) {
+        if (isAccountDoesNotExist(error)) return undefined;
+        throw error;
+      }
+    };
+    await this.#postAsAccount(keyChange, inner, `roll over the key of account ${accountUrl}`, 'none', recover);
     this.#accountKey = newKey;
     this.#signer = newSigner;
   }
 
-  /** §7.4 */
+  /** §7.4; after a lost answer the transport simply orders again, and the first order, if the CA made it, lapses unused. */
   async newOrder(options: NewOrderOptions): Promise<Order> {
     if (options.identifiers.length === 0) throw new RangeError('Cannot create order: no identifiers');
     const payload: Json = { identifiers: options.identifiers.map(({ type, value }) => ({ type, value })) };
@@ -794,9 +810,16 @@ export class AcmeClient {
     return { value: readAuthorization(response.body, url), retryAfter: response.retryAfter };
   }
 
-  /** §7.5.1: the payload `{}` tells the CA to validate. */
+  /**
+   * §7.5.1: the payload `{}` tells the CA to validate. Responding again is harmless to the order, but a CA may refuse a
+   * response to a challenge that is no longer pending (Pebble does), so after a lost answer the challenge is read first.
+   */
   async respondToChallenge(url: string): Promise<Challenge> {
-    const response = await this.#postAsAccount(url, {}, `respond to challenge ${url}`);
+    const recover = async () => {
+      const response = await this.#postAsAccount(url, undefined, `fetch challenge ${url}`);
+      return readChallenge(response.body, url).status === 'pending' ? undefined : response;
+    };
+    const response = await this.#postAsAccount(url, {}, `respond to challenge ${url}`, 'json', recover);
     return readChallenge(response.body, url);
   }
 
@@ -859,9 +882,17 @@ export class AcmeClient {
     }
   }
 
-  /** §7.4: the CSR goes as base64url DER; the answer is the order, usually "processing" or already "valid". */
+  /**
+   * §7.4: the CSR goes as base64url DER; the answer is the order, usually "processing" or already "valid". A finalize
+   * the CA acted on moves the order on from "ready", so after a lost answer the order is read, and only an order
+   * still "ready" gets the CSR again.
+   */
   async finalize(order: Order, csrDer: Uint8Array): Promise<Order> {
-    const response = await this.#postAsAccount(order.finalize, { csr: base64UrlEncode(csrDer) }, `finalize order ${order.url}`);
+    const recover = async () => {
+      const response = await this.#postAsAccount(order.url, undefined, `fetch order ${order.url}`);
+      return readOrder(response.body, order.url).status === 'ready' ? undefined : response;
+    };
+    const response = await this.#postAsAccount(order.finalize, { csr: base64UrlEncode(csrDer) }, `finalize order ${order.url}`, 'json', recover);
     return readOrder(response.body, order.url);
   }
 
@@ -906,7 +937,14 @@ export class AcmeClient {
       payload.reason = options.reason;
     }
     const signer = options.certificateKey ? { key: options.certificateKey } : this.#accountSigner('revoke certificate');
-    await this.transport.post(revokeCert, payload, signer, { action: 'revoke certificate', expect: 'none' });
+    // §7.6: a revocation whose answer was lost is sent again, and "alreadyRevoked" then means the first one worked.
+    let repeated = false;
+    const recover = async () => void (repeated = true);
+    try {
+      await this.transport.post(revokeCert, payload, signer, { action: 'revoke certificate', expect: 'none', recover });
+    } catch (error) {
+      if (!(repeated && isAlreadyRevoked(error))) throw error;
+    }
   }
 }
 

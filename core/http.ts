@@ -6,6 +6,8 @@ import type { FlattenedJws } from './jws.ts';
 import { signerOf, type KeySigner } from './signer.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, parseProblem, type Problem } from './errors.ts';
 import { base64UrlDecode, concatBytes, utf8Decode, utf8Encode } from './encoding.ts';
+import { parseLinkHeader, parseRetryAfter, type Link } from './headers.ts';
+import { DEFAULT_RETRY_POLICY, RequestTries, connectionFault, hostOf, isTransientStatus, type ConnectionFault, type FaultLedger, type RetryPolicy } from './retry.ts';
 
 /**
  * Waits `ms` milliseconds, or rejects with the signal's reason once it aborts; the transport and the polls wait with
@@ -46,13 +48,10 @@ export interface TransportOptions {
   now?: () => number;
   /** How long one request may go without a complete answer, in ms; default 60 000. */
   requestTimeout?: number;
+  /** How faults are retried; each field defaults to DEFAULT_RETRY_POLICY's. */
+  retry?: Partial<RetryPolicy>;
 }
 
-/** §6.5: a badNonce is answered with a fresh nonce, so a retry normally succeeds; the limit stops a CA that loops. */
-export const MAX_BAD_NONCE_RETRIES = 10;
-/** 429 and 503 (§6.6) are retried this often, and only when Retry-After asks for at most MAX_RETRY_AFTER_MS. */
-export const MAX_BUSY_RETRIES = 3;
-const MAX_RETRY_AFTER_MS = 60_000;
 /** A JWS for finalize with a 4096-bit key and a hundred names stays under 16 KiB. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 /** The largest ACME resources are orders with many names and certificate chains: tens of KiB. */
@@ -61,23 +60,6 @@ export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const REQUEST_TIMEOUT_MS = 60_000;
 const MAX_POOLED_NONCES = 16;
 const MAX_TRACED_BODY_CHARS = 4096;
-
-/**
- * One relation of a Link header (RFC 8288): ACME uses `up`, `alternate` and `index` (RFC 8555 §7.4.2, §7.1).
- *
- * @example
- * ```ts
- * import { parseLinkHeader } from "@acmets/acme-client";
- * const [link] = parseLinkHeader('<https://ca.example/chain/1>;rel="alternate"', "https://ca.example/cert/1");
- * console.log(link.rel, link.url); // "alternate" "https://ca.example/chain/1"
- * ```
- */
-export interface Link {
-  /** The relation type, lowercase. */
-  rel: string;
-  /** The target, resolved against the request URL. */
-  url: string;
-}
 
 /**
  * A CA's answer as the transport hands it on: status, headers, and the body already read and parsed.
@@ -149,6 +131,12 @@ export interface RequestSpec {
   action: string;
   /** The body to expect. */
   expect: Expect;
+  /**
+   * For a request the CA may have acted on although its answer was lost (finalize, a challenge response, a key
+   * rollover, a revocation): after the fault, finds out by reading state what happened. It returns the answer to
+   * use instead, or undefined to send the request again. Without it, the request is sent again as it is.
+   */
+  recover?: () => Promise<AcmeResponse | undefined>;
 }
 
 const CONTENT_TYPES: Record<Expect, string> = {
@@ -189,72 +177,6 @@ export function checkAcmeUrl(url: string, what: string): URL {
   }
   if (parsed.protocol === 'https:' || (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname))) return parsed;
   throw new TypeError(`Cannot use ${what} ${url}: ACME requires https unless the host is loopback (127.0.0.0/8, ::1, localhost)`);
-}
-
-const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
-const LINK_PARAM = new RegExp(`\\s*;\\s*(${TOKEN})\\s*(?:=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|(${TOKEN})))?`, 'y');
-
-/**
- * RFC 8288 §3: `<url>; rel="up", <url2>; rel="alternate index"`, one entry per relation, URLs resolved against `base`.
- *
- * @example
- * ```ts
- * import { parseLinkHeader } from "@acmets/acme-client";
- * const links = parseLinkHeader('<../dir>;rel="index", <https://ca.example/alt/1>;rel="alternate"', "https://ca.example/cert/1");
- * console.log(links.map((link) => link.rel)); // ["index", "alternate"]
- * ```
- */
-export function parseLinkHeader(header: string | null, base: string): Link[] {
-  const links: Link[] = [];
-  if (!header) return links;
-  let at = 0;
-  while (at < header.length) {
-    const open = header.indexOf('<', at);
-    const close = open < 0 ? -1 : header.indexOf('>', open);
-    if (close < 0) break;
-    const target = header.slice(open + 1, close);
-    const rels: string[] = [];
-    LINK_PARAM.lastIndex = close + 1;
-    for (let match = LINK_PARAM.exec(header); match; match = LINK_PARAM.exec(header)) {
-      if (match[1]!.toLowerCase() === 'rel') {
-        const value = match[2] !== undefined ? match[2].replace(/\\(.)/g, '$1') : (match[3] ?? '');
-        rels.push(...value.toLowerCase().split(/\s+/).filter(Boolean));
-      }
-      at = LINK_PARAM.lastIndex;
-    }
-    at = Math.max(at, close + 1);
-    const comma = header.indexOf(',', at);
-    at = comma < 0 ? header.length : comma + 1;
-    let url: string;
-    try {
-      url = new URL(target, base).href;
-    } catch {
-      continue;
-    }
-    for (const rel of rels) links.push({ rel, url });
-  }
-  return links;
-}
-
-const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-
-/**
- * RFC 9110 §10.2.3: delay-seconds or an IMF-fixdate. Anything else is ignored, as if absent.
- *
- * @example
- * ```ts
- * import { parseRetryAfter } from "@acmets/acme-client";
- * const when = parseRetryAfter("120", Date.now()); // two minutes from now
- * parseRetryAfter("soon", Date.now()); // undefined
- * ```
- */
-export function parseRetryAfter(header: string | null, now: number): Date | undefined {
-  const text = header?.trim();
-  if (!text) return undefined;
-  if (/^\d{1,10}$/.test(text)) return new Date(now + Number(text) * 1000);
-  if (!HTTP_DATE.test(text)) return undefined;
-  const time = Date.parse(text);
-  return Number.isNaN(time) ? undefined : new Date(time);
 }
 
 const defaultSleep: Sleep = (ms, signal) =>
@@ -320,6 +242,9 @@ export class Transport {
   readonly #signal?: AbortSignal;
   readonly #trace?: (line: string) => void;
   readonly #requestTimeout: number;
+  readonly #retry: RetryPolicy;
+  /** Time this run lost to faults, against #retry.budgetMs. */
+  readonly #faults: FaultLedger = { lostMs: 0 };
   /** How it waits between retries; AcmeClient polls with it too. */
   readonly sleep: Sleep;
   /** Its clock, in milliseconds since the epoch. */
@@ -337,6 +262,7 @@ export class Transport {
     this.sleep = options.sleep ?? defaultSleep;
     this.now = options.now ?? Date.now;
     this.#requestTimeout = options.requestTimeout ?? REQUEST_TIMEOUT_MS;
+    this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   }
 
   /** The signal that aborts every request and wait, when one was given. */
@@ -356,43 +282,62 @@ export class Transport {
 
   async #request(method: 'GET' | 'HEAD' | 'POST', url: string, signed: Signed | undefined, spec: RequestSpec): Promise<AcmeResponse> {
     checkAcmeUrl(url, 'URL');
+    const tries = new RequestTries(this.#retry, this.#faults, this.now);
     let nonce = signed ? await this.#acquireNonce() : undefined;
-    let badNonces = 0;
-    let busy = 0;
+    let holding = signed !== undefined;
     try {
       for (;;) {
-        const { response, bytes, replayNonce } = await this.#exchange(method, url, signed, nonce, spec);
-        if (response.status >= 200 && response.status < 300) {
-          // A HEAD's nonce goes straight to the one who asked for it, so no waiter can take it first.
-          if (replayNonce && method !== 'HEAD') this.#addNonce(replayNonce);
-          return this.#readSuccess(response, bytes, url, spec);
-        }
-        const problem = readProblem(response, bytes);
-        const retryAfter = parseRetryAfter(response.headers.get('retry-after'), this.now());
-        if (signed && problem.type === ACME_ERROR.badNonce && badNonces < MAX_BAD_NONCE_RETRIES) {
-          badNonces++;
-          nonce = replayNonce ?? (await this.#freshNonce());
-          continue;
-        }
-        const wait = retryAfter ? Math.max(0, retryAfter.getTime() - this.now()) : undefined;
-        if ((response.status === 429 || response.status === 503) && wait !== undefined && wait <= MAX_RETRY_AFTER_MS && busy < MAX_BUSY_RETRIES) {
-          busy++;
+        const outcome = await this.#exchange(method, url, signed, nonce, spec, tries.tryTimeout(this.#requestTimeout));
+        let retryAfter: Date | undefined;
+        let giveUp: (clause: string) => Error;
+        if ('fault' in outcome) {
+          const { fault } = outcome;
+          giveUp = (clause) => new Error(`Cannot ${spec.action}: ${fault.reason}${parenthesized(clause)}`, { cause: fault.cause });
+          if (!fault.transient) throw giveUp(tries.tried);
+        } else {
+          const { response, bytes, replayNonce } = outcome;
+          if (response.status >= 200 && response.status < 300) {
+            // A HEAD's nonce goes straight to the one who asked for it, so no waiter can take it first.
+            if (replayNonce && method !== 'HEAD') this.#addNonce(replayNonce);
+            return this.#readSuccess(response, bytes, url, spec);
+          }
+          const problem = readProblem(response, bytes);
+          retryAfter = parseRetryAfter(response.headers.get('retry-after'), this.now());
+          // §6.5: the error carries a fresh nonce, so the retry costs no wait and no newNonce request.
+          if (signed && problem.type === ACME_ERROR.badNonce && tries.badNonce()) {
+            nonce = replayNonce ?? (await this.#freshNonce());
+            continue;
+          }
           if (replayNonce) this.#addNonce(replayNonce);
-          await this.sleep(wait, this.#signal);
-          if (signed) nonce = await this.#freshNonce();
-          continue;
+          // A proxy's 502 or a CA's 503 says nothing about the request; the CA's own words name the CA only by URL.
+          const from = isTransientStatus(response.status) ? ` from ${hostOf(url)}` : '';
+          const when = retryAfter ? `retry after ${retryAfter.toISOString()}` : '';
+          giveUp = (clause) => new AcmeError(`Cannot ${spec.action}: ${formatProblem(problem)}${from}${parenthesized(when, clause)}`, {
+            problem, status: response.status, url, ...(retryAfter && { retryAfter }),
+          });
+          // §6.6: a rate limit is waited out only when the CA says for how long.
+          if (!isTransientStatus(response.status) && !(response.status === 429 && retryAfter)) throw giveUp(tries.tried);
         }
-        if (replayNonce) this.#addNonce(replayNonce);
-        let message = `Cannot ${spec.action}: ${formatProblem(problem)}`;
-        if (retryAfter) message += ` (retry after ${retryAfter.toISOString()})`;
-        throw new AcmeError(message, { problem, status: response.status, url, ...(retryAfter && { retryAfter }) });
+        const next = tries.next(retryAfter && Math.max(0, retryAfter.getTime() - this.now()));
+        if (next.wait === undefined) throw giveUp(next.clause);
+        // The nonce went with the failed try; while this request waits, others may use the pool.
+        if (holding) this.#release();
+        holding = false;
+        await this.sleep(next.wait, this.#signal);
+        const recovered = await spec.recover?.();
+        if (recovered) return recovered;
+        if (signed) {
+          nonce = await this.#acquireNonce();
+          holding = true;
+        }
       }
     } finally {
-      if (signed) this.#release();
+      if (holding) this.#release();
     }
   }
 
-  async #exchange(method: string, url: string, signed: Signed | undefined, nonce: string | undefined, spec: RequestSpec) {
+  /** One try: the answer read whole, or the connection fault that stopped it; anything else throws. */
+  async #exchange(method: string, url: string, signed: Signed | undefined, nonce: string | undefined, spec: RequestSpec, timeoutMs: number) {
     const headers: Record<string, string> = {};
     let body: string | undefined;
     let traceLine = `→ ${method} ${url}`;
@@ -406,12 +351,16 @@ export class Transport {
     }
     if (spec.expect !== 'none') headers.accept = `${CONTENT_TYPES[spec.expect]}, application/problem+json`;
     this.#trace?.(traceLine);
-    const timeout = AbortSignal.timeout(this.#requestTimeout);
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout;
-    const failure = (error: unknown): Error => {
-      if (this.#signal?.aborted) return this.#signal.reason as Error;
-      if (timeout.aborted) return new Error(`Cannot ${spec.action}: ${method} ${url} got no complete answer within ${this.#requestTimeout / 1000} s`, { cause: error });
-      return error as Error;
+    const failure = (error: unknown, whileReading: boolean): { fault: ConnectionFault } => {
+      if (this.#signal?.aborted) throw this.#signal.reason;
+      let fault: ConnectionFault | undefined;
+      if (timeout.aborted) fault = { reason: `${hostOf(url)} gave no complete answer within ${timeoutMs / 1000} s`, transient: true, cause: error };
+      else fault = connectionFault(error, url, whileReading);
+      if (!fault) throw new Error(`Cannot ${spec.action}: ${method} ${url} failed: ${(error as Error).message}`, { cause: error });
+      this.#trace?.(`✗ ${method} ${url}: ${fault.reason}`);
+      return { fault };
     };
     let response: Response;
     try {
@@ -424,18 +373,16 @@ export class Transport {
         signal,
       });
     } catch (error) {
-      const reason = failure(error);
-      if (reason !== error) throw reason;
-      const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
-      throw new Error(`Cannot ${spec.action}: ${method} ${url} failed: ${(error as Error).message}${cause}`, { cause: error });
+      return failure(error, false);
     }
     const replayNonce = nonceOf(response.headers);
     let bytes: Uint8Array;
     try {
       bytes = await readLimited(response, url, spec.action);
     } catch (error) {
+      if (error instanceof UnexpectedResponseError) throw error;
       if (replayNonce) this.#addNonce(replayNonce);
-      throw failure(error);
+      return failure(error, true);
     }
     this.#traceResponse(response, url, bytes);
     return { response, bytes, replayNonce };
@@ -563,6 +510,12 @@ export class Transport {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
+}
+
+/** " (retry after …; 2 tries in 3 s)", or nothing when every clause is empty. */
+function parenthesized(...clauses: string[]): string {
+  const text = clauses.filter(Boolean).join('; ');
+  return text ? ` (${text})` : '';
 }
 
 /** Reads at most MAX_RESPONSE_BYTES, refusing a longer body before it is all in memory. */

@@ -13,10 +13,9 @@ export * from './names.ts';
 export * from './csr.ts';
 export * from './x509.ts';
 export * from './errors.ts';
-export {
-  Transport, checkAcmeUrl, isLoopbackHost, parseLinkHeader, parseRetryAfter, type AcmeResponse, type Expect, type Link, type RequestSpec, type Signer,
-  type Sleep, type TransportOptions,
-} from './http.ts';
+export { Transport, checkAcmeUrl, isLoopbackHost, type AcmeResponse, type Expect, type RequestSpec, type Signer, type Sleep, type TransportOptions } from './http.ts';
+export * from './headers.ts';
+export { DEFAULT_RETRY_POLICY, backoffDelay, isTransientStatus, worstFaultTimeMs, type RetryPolicy } from './retry.ts';
 export * from './client.ts';
 export * from './flow.ts';
 export * from './renewal.ts';

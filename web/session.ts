@@ -4,7 +4,8 @@
 import { generateKey, keyFromJwk, type AcmeKey } from '../core/keys.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import type { KeyType } from '../core/engine.ts';
-import { AcmeClient, fetchDirectory, type ChallengeTask, type DirectoryMeta, type RevocationReason } from '../core/client.ts';
+import { AcmeClient, fetchDirectory, type ChallengeTask, type Directory, type DirectoryMeta, type RevocationReason } from '../core/client.ts';
+import { Transport } from '../core/http.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
 import { parseCsr } from '../core/csr.ts';
 import { parseCertificateChain } from '../core/x509.ts';
@@ -73,8 +74,17 @@ export interface Issued {
 /** The account key of the last order in this tab, per CA: revocation can use it even if it was not kept. */
 const accountKeys = new Map<string, AcmeKey>();
 
+/**
+ * The directory is read once, without retries: a person is there to press again, and a browser reports a CA that
+ * refuses pages (no CORS) exactly as one that is down, so retrying would only delay the explanation. Everything after
+ * it goes through the client's transport, which retries, so a blip in the middle of an order does not lose it.
+ */
+function readDirectoryOnce(directoryUrl: string): Promise<Directory> {
+  return fetchDirectory(directoryUrl, new Transport({ retry: { maxTries: 1 } }));
+}
+
 export async function readDirectory(directoryUrl: string): Promise<DirectoryMeta> {
-  return (await fetchDirectory(directoryUrl)).meta;
+  return (await readDirectoryOnce(directoryUrl)).meta;
 }
 
 /** A kept or imported key, read at once so a bad one fails before any request; undefined means "generate one". */
@@ -126,7 +136,7 @@ export async function issue(request: OrderRequest, view: OrderView): Promise<Iss
 
   const existingKey = await existingAccountKey(account, directoryUrl, request.accountStore);
   view.progress('Reading the CA\'s directory…');
-  const directory = await fetchDirectory(directoryUrl);
+  const directory = await readDirectoryOnce(directoryUrl);
   const terms = directory.meta.termsOfService;
   if (terms && !request.termsAgreed) throw new TypeError(`The CA asks you to agree to its terms of service first: read ${terms} and tick the box`);
   if (request.dohUrl) {

@@ -11,6 +11,7 @@ import './jws.test.ts';
 import './profiles.test.ts';
 import './ari.test.ts';
 import './protocol.test.ts';
+import './retry.test.ts';
 import './flow.test.ts';
 import './caa.test.ts';
 import './path.test.ts';
