@@ -96,8 +96,8 @@ export function webrootResponderOver(dir: string, files: ResponseFiles): Challen
 }
 
 /** The error for a standalone server that cannot listen, worded alike in every runtime. */
-export function listenError(address: { host?: string; port: number }, portInUse: boolean, reason: string): Error {
-  return new Error(`Cannot listen on ${address.host ?? '*'}:${address.port} for http-01: ${portInUse ? 'the port is in use' : reason}`);
+export function listenError(address: { host?: string; port: number }, portInUse: boolean, cause: Error): Error {
+  return new Error(`Cannot listen on ${address.host ?? '*'}:${address.port} for http-01: ${portInUse ? 'the port is in use' : cause.message}`, { cause });
 }
 
 /**

@@ -304,7 +304,7 @@ export function startStandaloneResponder(address: { host?: string; port: number 
       return new Response(request.method === 'HEAD' ? null : answer, { headers: { 'content-type': 'application/octet-stream' } });
     });
   } catch (error) {
-    return Promise.reject(listenError(address, error instanceof Deno.errors.AddrInUse, (error as Error).message));
+    return Promise.reject(listenError(address, error instanceof Deno.errors.AddrInUse, error as Error));
   }
   return Promise.resolve({
     types: ['http-01'],

@@ -218,7 +218,7 @@ export async function startStandaloneResponder(address: { host?: string; port: n
       resolve();
     });
   }).catch((error: NodeJS.ErrnoException) => {
-    throw listenError(address, error.code === 'EADDRINUSE', error.message);
+    throw listenError(address, error.code === 'EADDRINUSE', error);
   });
   return {
     types: ['http-01'],

@@ -75,8 +75,10 @@ export function failureLine(error: unknown): string {
 
 /** Runs acme-client with the platform's arguments and ends the process with its exit status. */
 export function runCommand(platform: CliPlatform): void {
-  main(platform).then((code) => platform.exit(code), (error: unknown) => {
-    platform.writeStderr(`acme-client: ${failureLine(error)}\n`);
+  main(platform).then((code) => platform.exit(code), async (error: unknown) => {
+    const line = failureLine(error);
+    // A failure to describe it must not hide the failure itself.
+    platform.writeStderr((await platform.describeFailure?.(error, line).catch(() => undefined)) ?? `acme-client: ${line}\n`);
     platform.exit(EXIT_FAILURE);
   });
 }

@@ -5,6 +5,21 @@
 import * as deno from '../adapters/deno.ts';
 import { runCommand } from './command.ts';
 
+/** Deno's own error for a permission that the command line was not given, wherever it sits among the causes. */
+function deniedPermission(error: unknown): Error | undefined {
+  for (let at = error; at instanceof Error; at = at.cause) if (at instanceof Deno.errors.NotCapable) return at;
+  return undefined;
+}
+
+/** The resolvers Deno's CAA lookups ask, for the --allow-net they need; "" without read access to the file. */
+function readResolvConf(): string {
+  try {
+    return Deno.readTextFileSync('/etc/resolv.conf');
+  } catch {
+    return '';
+  }
+}
+
 runCommand({
   args: Deno.args,
   runtime: `Deno ${Deno.version.deno}`,
@@ -20,6 +35,13 @@ runCommand({
   writeStderr: (text) => deno.writeAllSync(Deno.stderr, text),
   // Deno's writes to stdout and stderr are done when writeSync returns, so nothing is left to flush.
   exit: (code) => Deno.exit(code),
+  // Deno's own hint ("run again with the --allow-read flag") does not help with a task, whose flags are fixed.
+  async describeFailure(error, line) {
+    const denied = deniedPermission(error);
+    if (!denied) return undefined;
+    const { deniedRunText } = await import('./deno-permissions.ts');
+    return deniedRunText({ line, denied: denied.message, args: Deno.args, resolvConf: readResolvConf(), entry: import.meta.filename!, cwd: Deno.cwd() });
+  },
   load: async () => ({
     ...deno,
     createFetch: deno.createDenoFetch,

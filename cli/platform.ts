@@ -23,6 +23,11 @@ export interface CliPlatform {
   exit(code: number): void;
   /** The part that only a run that talks to a CA needs. */
   load(): Promise<CliRunPlatform>;
+  /**
+   * What stderr says of a failure the runtime can say more about, `line` being the failure in one line: Deno names a
+   * permission it was not given and the `deno run` line that grants what the command line needs. Undefined: the line.
+   */
+  describeFailure?(error: unknown, line: string): Promise<string | undefined>;
 }
 
 export interface CliRunPlatform {
@@ -71,6 +76,6 @@ export function readText(platform: Pick<CliPlatform, 'readTextFile'>, path: stri
   try {
     return platform.readTextFile(path);
   } catch (error) {
-    throw new Error(`Cannot read ${name}: ${fileErrorReason(error)}`);
+    throw new Error(`Cannot read ${name}: ${fileErrorReason(error)}`, { cause: error });
   }
 }

@@ -43,7 +43,7 @@ async function setsInTree(platform: CliPlatform & CliRunPlatform, tree: string):
   try {
     entries = (await platform.listDirectory(tree)).sort();
   } catch (error) {
-    throw new Error(`Cannot read ${tree}: ${fileErrorReason(error)}`);
+    throw new Error(`Cannot read ${tree}: ${fileErrorReason(error)}`, { cause: error });
   }
   const sets: DomainSet[] = [];
   for (const entry of entries) {
@@ -89,8 +89,14 @@ function sharedResponder(platform: CliPlatform, options: CliOptions, tree: strin
   };
 }
 
-/** Its line on stdout; a set that failed names the reason. */
-async function renewSet(platform: CliPlatform, options: CliOptions, set: DomainSet, tree: string, responder: ChallengeResponder): Promise<{ code: number; line: string }> {
+interface SetResult {
+  code: number;
+  /** Its line on stdout; a set that failed names the reason. */
+  line: string;
+  error?: unknown;
+}
+
+async function renewSet(platform: CliPlatform, options: CliOptions, set: DomainSet, tree: string, responder: ChallengeResponder): Promise<SetResult> {
   // Its -v lines and warnings name the set, since several run at once.
   const prefixed: CliPlatform = { ...platform, writeStderr: (text) => platform.writeStderr(text.replace(/^acme-client: /gm, `acme-client: ${set.label}: `)) };
   try {
@@ -103,7 +109,7 @@ async function renewSet(platform: CliPlatform, options: CliOptions, set: DomainS
     const issued = readCurrentCertificate(platform, paths.cert)!;
     return { code, line: `${set.label}: ${plan.action === 'issue' ? 'issued' : 'renewed'} (serial ${serialOf(issued)}, expires ${issued.notAfter.toISOString()})` };
   } catch (error) {
-    return { code: EXIT_FAILURE, line: `${set.label}: FAILED: ${failureLine(error)}` };
+    return { code: EXIT_FAILURE, line: `${set.label}: FAILED: ${failureLine(error)}`, error };
   }
 }
 
@@ -121,7 +127,7 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
   }
 
   const responder = sharedResponder(platform, options, tree);
-  const results: ({ code: number; line: string } | undefined)[] = sets.map(() => undefined);
+  const results: (SetResult | undefined)[] = sets.map(() => undefined);
   let printed = 0;
   let next = 0;
   const worker = async () => {
@@ -137,10 +143,10 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
   } finally {
     await responder.close();
   }
-  const failed = sets.filter((_, index) => results[index]!.code === EXIT_FAILURE);
+  const failed = sets.map((set, index) => ({ label: set.label, ...results[index]! })).filter((set) => set.code === EXIT_FAILURE);
   if (failed.length > 0) {
-    platform.writeStderr(`acme-client: ${failed.length} of ${sets.length} sets failed: ${failed.map((set) => set.label).join(', ')}\n`);
-    return EXIT_FAILURE;
+    // The first failure is the cause, so that the runtime can say more of it (Deno: a permission not given).
+    throw new Error(`${failed.length} of ${sets.length} sets failed: ${failed.map((set) => set.label).join(', ')}`, { cause: failed[0]!.error });
   }
   return results.some((result) => result!.code === EXIT_CHANGED) ? EXIT_CHANGED : EXIT_UNCHANGED;
 }

@@ -95,7 +95,7 @@ async function writeFile(platform: Platform, path: string, text: string, mode: n
   try {
     await platform.writeFileAtomic(path, text, mode);
   } catch (error) {
-    throw new Error(`Cannot write ${path}: ${fileErrorReason(error)}`);
+    throw new Error(`Cannot write ${path}: ${fileErrorReason(error)}`, { cause: error });
   }
 }
 

@@ -6,14 +6,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
-import { dirnamePath } from '../../adapters/_path.ts';
-import { parseArgs } from '../../cli/args.ts';
-import { DEFAULT_ACCOUNT_KEY, DEFAULT_CERT_DIR, DEFAULT_CHALLENGE_DIR, directoryUrlOf, resolvePaths } from '../../cli/defaults.ts';
-import { normalizeIdentifiers } from '../../core/names.ts';
+import { denoPermissions as productPermissions } from '../../cli/deno-permissions.ts';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/acme-client.cjs', import.meta.url));
 const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
@@ -25,83 +22,18 @@ export type Runtime = 'node' | 'deno';
 /** Each CLI test runs in both; the test names start with the runtime, e.g. "[deno] ...". */
 export const RUNTIMES: readonly Runtime[] = ['node', 'deno'];
 
-/** The system's DNS servers, as Deno's resolver reads them: it asks them for CAA records on port 53. */
-function systemResolvers(): string[] {
-  let text = '';
+/** /etc/resolv.conf, whose name servers Deno's resolver asks for CAA records (on port 53). */
+function resolvConf(): string {
   try {
-    text = readFileSync('/etc/resolv.conf', 'utf8');
+    return readFileSync('/etc/resolv.conf', 'utf8');
   } catch {
-    return [];
+    return '';
   }
-  return [...text.matchAll(/^nameserver\s+(\S+)/gm)].map(([, address]) => (address!.includes(':') ? `[${address}]:53` : `${address}:53`));
 }
 
-/** --dns-server's ADDR, ADDR:PORT, IPv6 or [IPv6]:PORT as Deno's --allow-net takes it, port 53 by default. */
-function withDnsPort(server: string): string {
-  if (server.startsWith('[')) return server.includes(']:') ? server : `${server}:53`;
-  if (server.split(':').length > 2) return `[${server}]:53`;
-  return server.includes(':') ? server : `${server}:53`;
-}
-
-/**
- * The narrowest Deno permissions for an acme-client command line, as README.md states them: the CA's
- * host:port, the --standalone address, and the DNS server of the CAA pre-check (--dns-server, or the system's);
- * reads of the key files (their folders when -n/-N creates them), the certificate directory and the -C directory;
- * writes to the certificate directory, the -C directory and the folders that new keys or -m create (for --renew-all
- * and --renew-list: the tree). A command line the CLI refuses gets none, since it must fail before any access.
- */
+/** The narrowest Deno permissions for an acme-client command line (cli/deno-permissions.ts, as README.md states them). */
 export function denoPermissions(args: readonly string[]): string[] {
-  let options: ReturnType<typeof parseArgs>;
-  try {
-    options = parseArgs(args);
-  } catch {
-    return [];
-  }
-  const ca = new URL(directoryUrlOf(options));
-  const net = [`${ca.hostname}:${ca.port || 443}`];
-  const host = options.standalone?.host ?? '::';
-  if (options.standalone) net.push(`${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${options.standalone.port}`);
-  if (options.caaCheck) net.push(...(options.dnsServer ? [withDnsPort(options.dnsServer)] : systemResolvers()));
-  const files = options.renewAll || options.renewList !== undefined ? treeFiles(options) : setFiles(options);
-  if (!files) return [];
-  if (!options.challengeType && !options.standalone) {
-    files.read.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
-    files.write.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
-  }
-  const list = (items: string[]) => [...new Set(items)].join(',');
-  return [`--allow-net=${list(net)}`, `--allow-read=${list(files.read)}`, `--allow-write=${list(files.write)}`];
-}
-
-type Files = { read: string[]; write: string[] } | undefined;
-
-/** One domain set: its certificate directory, and its keys (their folders when -n/-N creates them). */
-function setFiles(options: ReturnType<typeof parseArgs>): Files {
-  let domain: string;
-  try {
-    domain = normalizeIdentifiers(options.names)[0]!.value;
-  } catch {
-    return undefined;
-  }
-  const paths = resolvePaths(options, domain);
-  const accountKey = options.createAccountKey ? dirnamePath(paths.accountKey) : paths.accountKey;
-  const domainKey = options.createDomainKey ? dirnamePath(paths.domainKey) : paths.domainKey;
-  return {
-    read: [paths.certDir, accountKey, domainKey],
-    write: [paths.certDir, ...(options.createAccountKey ? [accountKey] : []), ...(options.createDomainKey ? [domainKey] : []), ...paths.perDomainDirs],
-  };
-}
-
-/**
- * --renew-all and --renew-list: the tree holds every set's files and domain keys (-m's layout); the account key is
- * -f's, or each set's own under /etc/acme/DOMAIN, whose folders may be made; and --renew-list's file is read.
- */
-function treeFiles(options: ReturnType<typeof parseArgs>): Files {
-  const tree = options.names[0] ?? DEFAULT_CERT_DIR;
-  const accountKeys = options.accountKey === undefined ? [dirnamePath(DEFAULT_ACCOUNT_KEY)] : options.createAccountKey ? [dirnamePath(options.accountKey)] : [];
-  return {
-    read: [tree, ...(options.renewList === undefined ? [] : [options.renewList]), ...(accountKeys.length ? accountKeys : [options.accountKey!])],
-    write: [tree, ...accountKeys],
-  };
+  return productPermissions(args, resolvConf());
 }
 
 /** The command that runs acme-client with `args` in `runtime`; Deno gets `permissions`, by default the narrowest. */
@@ -138,6 +70,12 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<CliRes
 /** `deno ARGS` as the tests run Deno: the project-local DENO_DIR, no colours, and DENO_CERT when `caFile` is given. */
 export function runDeno(args: string[], options: Omit<RunOptions, 'runtime'> = {}): Promise<CliResult> {
   return runChild('deno', [DENO, args], options);
+}
+
+/** A command line as a user pastes it into sh, with the project's deno as `deno` on PATH. */
+export function runShell(line: string, options: Omit<RunOptions, 'runtime'> = {}): Promise<CliResult> {
+  const env = { PATH: `${dirname(DENO)}:${process.env.PATH}`, ...options.env };
+  return runChild('deno', ['/bin/sh', ['-c', line]], { ...options, env });
 }
 
 /** A child that trusts no extra CA but `caFile` (given the way its runtime reads it), with its output collected. */

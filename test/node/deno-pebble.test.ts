@@ -4,15 +4,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { nodeCaaResolver } from '../../adapters/node-dns.ts';
+import { deniedRunText } from '../../cli/deno-permissions.ts';
 import { checkCaa } from '../../core/caa.ts';
 import { normalizeIdentifiers } from '../../core/names.ts';
-import { opensslRead, runDeno, tempDir } from './_cli.ts';
+import { opensslRead, runCli, runDeno, runShell, tempDir } from './_cli.ts';
 
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DENO_CLI = fileURLToPath(new URL('../../cli/deno.ts', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../examples/deno-issue.ts', import.meta.url));
 const CAA_CHECK = fileURLToPath(new URL('../deno/_caa-check.ts', import.meta.url));
 const PEBBLE_IDENTITY = 'pebble.letsencrypt.org';
@@ -116,4 +119,83 @@ test('[deno] caa: denoCaaResolver reads records, CNAMEs and failures as nodeCaaR
   assert.deepEqual(deno['nothing.records.test'].records.value, []);
   assert.deepEqual(deno['www.alias.test'].records.value, [{ flags: 0, tag: 'issue', value: 'other-ca.example', owner: 'cdn.provider.test' }]);
   assert.match(deno['*.wild.test'].check.error, /^CaaError: CAA record 0 issuewild ";" on wild\.test forbids issuance for \*\.wild\.test/);
+});
+
+/** Pebble's addresses as --allow-net names them: the CA, where its VA sends http-01, and challtestsrv's DNS. */
+const pebbleNet = () => [new URL(pebble.directoryUrl).host, `127.0.0.1:${pebble.httpPort}`, `127.0.0.1:${pebble.dnsPort}`];
+
+/** What a run refused a permission ends with: the failure naming the missing flag, then the `deno run` line. */
+function refusal(stderr: string): { failure: string; command: string } {
+  const [failure, command] = stderr.trimEnd().split('\n').slice(-2);
+  return { failure: failure!, command: command! };
+}
+
+test('[deno] permissions: deno task cli with paths of the user\'s own names the missing flag and prints a deno run line, which issues', async () => {
+  // deno task runs in the project's folder, so the relative paths a user gives it are read from there.
+  mkdirSync(join(ROOT, 'test-output'), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, 'test-output', 'deno-task-'));
+  const here = `./${relative(ROOT, dir)}`;
+  try {
+    mkdirSync(join(dir, 'certs'));
+    const [ca, http, dns] = pebbleNet();
+    const args = ['-c', `${here}/certs`, '-f', `${here}/account.pem`, '-k', `${here}/domain.pem`, '-nN', '--key-type', 'ec256',
+      '--standalone', http!, '--dns-server', dns!, '--directory', pebble.directoryUrl, 'task.example', 'www.task.example'];
+    const refused = await runDeno(['task', 'cli', ...args], { cwd: ROOT, caFile: pebble.tlsCaFile });
+    assert.equal(refused.code, 1);
+    assert.doesNotMatch(refused.stderr, /run again with/);
+    const { failure, command } = refusal(refused.stderr);
+    const certFile = `${here.slice(2)}/certs/cert.pem`;
+    assert.equal(failure, `acme-client: Cannot read ${certFile}: no --allow-read for "${certFile}"; run it with the permissions this command line needs:`);
+    // README's table: the CA, the http-01 server and the CAA pre-check's DNS server; read and write the certificate
+    // directory and the folder where -nN creates the keys. Nothing more.
+    assert.equal(command, `deno run --no-prompt --allow-net=${ca},${http},${dns} --allow-read=${here}/certs,${here} --allow-write=${here}/certs,${here} `
+      + `cli/deno.ts ${args.join(' ')}`);
+    assert.deepEqual(readdirSync(dir), ['certs']);
+    assert.deepEqual(readdirSync(join(dir, 'certs')), []);
+
+    const issued = await runShell(command, { cwd: ROOT, caFile: pebble.tlsCaFile });
+    assert.equal(issued.code, 0, issued.stderr);
+    assert.deepEqual(opensslRead(join(dir, 'certs', 'cert.pem')).names, ['task.example', 'www.task.example']);
+    assert.deepEqual([mode(join(dir, 'account.pem')), mode(join(dir, 'domain.pem'))], ['600', '600']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('[deno] permissions: --renew-list whose sets fail for a permission ends with the deno run line, which issues them all', async () => {
+  const dir = join(work.dir, 'renew-list');
+  const tree = join(dir, 'tls');
+  const list = join(dir, 'sets.txt');
+  mkdirSync(tree, { recursive: true });
+  writeFileSync(list, 'one.list.example\ntwo.list.example www.two.list.example\n');
+  const [ca, http, dns] = pebbleNet();
+  const args = ['--directory', pebble.directoryUrl, '-f', join(dir, 'account.pem'), '-nN', '--key-type', 'ec256', '--standalone', http!,
+    '--dns-server', dns!, '--renew-list', list, tree];
+  // The list may be read, the tree not: each set fails on its own cert.pem.
+  const refused = await runCli(args, { runtime: 'deno', caFile: pebble.tlsCaFile, cwd: dir, permissions: [`--allow-net=${pebbleNet().join(',')}`, `--allow-read=${list}`] });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stdout, /^one\.list\.example: FAILED: Cannot read .*\ntwo\.list\.example: FAILED: Cannot read .*\n$/);
+  const { failure, command } = refusal(refused.stderr);
+  assert.equal(failure, `acme-client: 2 of 2 sets failed: one.list.example, two.list.example (no --allow-read for "${tree}/one.list.example/cert.pem"); `
+    + 'run it with the permissions this command line needs:');
+  assert.equal(command, `deno run --no-prompt --allow-net=${ca},${http},${dns} --allow-read=${tree},${list},${dir} --allow-write=${tree},${dir} ${DENO_CLI} `
+    + args.join(' '));
+
+  const issued = await runShell(command, { cwd: dir, caFile: pebble.tlsCaFile });
+  assert.equal(issued.code, 0, issued.stderr);
+  assert.match(issued.stdout, /^one\.list\.example: issued \(serial [0-9a-f]+, .*\ntwo\.list\.example: issued \(serial [0-9a-f]+, .*\n$/);
+  assert.deepEqual(opensslRead(join(tree, 'two.list.example', 'cert.pem')).names, ['two.list.example', 'www.two.list.example']);
+});
+
+test('[deno] permissions: the printed line gives sh back every word as it was, quoted where sh would split or expand it', () => {
+  const args = ['--standalone', '[::1]:80', '--no-caa-check', '-c', "/srv/it's here/*", 'example.com'];
+  const text = deniedRunText({
+    line: 'Cannot read x: Requires read access to "x", run again with the --allow-read flag', denied: 'Requires read access to "x", run again with the --allow-read flag',
+    args, resolvConf: '', entry: '/opt/acme/cli/deno.ts', cwd: '/opt/acme',
+  })!;
+  assert.equal(text.split('\n')[0], 'acme-client: Cannot read x: no --allow-read for "x"; run it with the permissions this command line needs:');
+  const command = text.split('\n')[1]!;
+  const words = execFileSync('/bin/sh', ['-c', `printf '%s\\n' ${command}`], { encoding: 'utf8' }).trimEnd().split('\n');
+  assert.deepEqual(words, ['deno', 'run', '--no-prompt', '--allow-net=acme-v02.api.letsencrypt.org:443,[::1]:80',
+    "--allow-read=/srv/it's here/*,/etc/acme/privkey.pem,/etc/ssl/acme/private/privkey.pem", "--allow-write=/srv/it's here/*", 'cli/deno.ts', ...args]);
 });
