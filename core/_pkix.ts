@@ -1,10 +1,15 @@
 // The PKIX pieces that CSRs and certificates share (RFC 5280): names, extensions, subjectAltName and TLS Feature,
-// read strictly and written minimally. Private to csr.ts and x509.ts.
+// read strictly and written minimally, and the signature that wraps a signed structure. Private to core.
 
 import * as asn1js from 'asn1js';
 import type { DerNode } from './_der.ts';
-import { derObjectIdentifier, derOctetString, derSequence, derSmallInteger, encodeDer, objectIdentifier, octetString, parseDer, sequenceOf, smallInteger } from './_der.ts';
+import {
+  derBitString, derNull, derObjectIdentifier, derOctetString, derSequence, derSmallInteger, derUnsignedInteger, encodeDer, objectIdentifier, octetString,
+  parseDer, sequenceOf, smallInteger,
+} from './_der.ts';
 import { utf8Decode } from './encoding.ts';
+import type { SignatureAlgorithm } from './engine.ts';
+import { sign, type AcmeKey } from './keys.ts';
 import type { Identifier } from './names.ts';
 import { ipFromBytes, ipToBytes } from './names.ts';
 
@@ -163,4 +168,27 @@ export function readTlsFeatureMustStaple(value: Uint8Array, what: string): boole
 
 export function derTlsFeatureMustStaple(): Uint8Array<ArrayBuffer> {
   return encodeDer(derSequence(derSmallInteger(TLS_FEATURE_STATUS_REQUEST)));
+}
+
+// RFC 4055 §5 (RSA, whose parameters are NULL) and RFC 5758 §3.2 (ECDSA, whose parameters are absent).
+const SIGNATURE_OIDS: Record<SignatureAlgorithm, string> = { RS256: '1.2.840.113549.1.1.11', ES256: '1.2.840.10045.4.3.2', ES384: '1.2.840.10045.4.3.3' };
+
+/** The AlgorithmIdentifier of the key's signatures, as a certificate's tbs and its outer SEQUENCE both name it. */
+export function derSignatureAlgorithm(key: AcmeKey): DerNode {
+  return key.algorithm === 'RS256'
+    ? derSequence(derObjectIdentifier(SIGNATURE_OIDS.RS256), derNull())
+    : derSequence(derObjectIdentifier(SIGNATURE_OIDS[key.algorithm]));
+}
+
+/** RFC 3279 §2.2.3 Ecdsa-Sig-Value from the fixed-length r||s that JWS and WebCrypto use (RFC 7518 §3.4). */
+function ecdsaDerFromRaw(signature: Uint8Array): Uint8Array<ArrayBuffer> {
+  const half = signature.length / 2;
+  return encodeDer(derSequence(derUnsignedInteger(signature.subarray(0, half)), derUnsignedInteger(signature.subarray(half))));
+}
+
+/** SEQUENCE { toBeSigned, signatureAlgorithm, signature BIT STRING }: the shape of a CSR (RFC 2986 §4) and a certificate (RFC 5280 §4.1). */
+export async function signedDer(key: AcmeKey, toBeSigned: DerNode): Promise<Uint8Array<ArrayBuffer>> {
+  const signature = await sign(key, encodeDer(toBeSigned));
+  const signatureValue = key.algorithm === 'RS256' ? signature : ecdsaDerFromRaw(signature);
+  return encodeDer(derSequence(toBeSigned, derSignatureAlgorithm(key), derBitString(signatureValue)));
 }

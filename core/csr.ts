@@ -4,18 +4,17 @@
 import * as asn1js from 'asn1js';
 import type { DerNode } from './_der.ts';
 import {
-  derBitString, derNull, derObjectIdentifier, derSequence, derSmallInteger, derUnsignedInteger, encodeDer, bitStringBytes, isNull, objectIdentifier,
-  parseDer, sequenceOf, smallInteger, unsignedInteger,
+  derObjectIdentifier, derSequence, derSmallInteger, bitStringBytes, isNull, objectIdentifier, parseDer, sequenceOf, smallInteger, unsignedInteger,
 } from './_der.ts';
 import {
   OID_SUBJECT_ALT_NAME, OID_TLS_FEATURE, commonNameOf, derExtension, derNameWithCommonName, derSubjectAltName, derTlsFeatureMustStaple, extensionsOf,
-  readSubjectAltName, readTlsFeatureMustStaple,
+  readSubjectAltName, readTlsFeatureMustStaple, signedDer,
 } from './_pkix.ts';
 import { pemEncode } from './encoding.ts';
 import type { CryptoEngine, EcCurve, HashName, PublicJwk, SignatureAlgorithm } from './engine.ts';
 import { defaultEngine, hasWebCrypto } from './engine.ts';
 import type { AcmeKey } from './keys.ts';
-import { keyTypeOfJwk, sign } from './keys.ts';
+import { keyTypeOfJwk } from './keys.ts';
 import type { Identifier } from './names.ts';
 import { identifierToString, normalizeIdentifiers } from './names.ts';
 import { COORDINATE_LENGTH, publicKeyFromSpki, spkiFromPublicJwk } from './spki.ts';
@@ -46,7 +45,6 @@ const UNSUPPORTED_SIGNATURES: Record<string, string> = {
   '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
   '1.3.101.112': 'Ed25519',
 };
-const SIGNATURE_OIDS: Record<SignatureAlgorithm, string> = { RS256: '1.2.840.113549.1.1.11', ES256: '1.2.840.10045.4.3.2', ES384: '1.2.840.10045.4.3.3' };
 
 /**
  * What a CSR is made from.
@@ -96,12 +94,7 @@ export async function createCsr(options: CsrOptions): Promise<Uint8Array<ArrayBu
     // attributes [0] IMPLICIT SET OF Attribute (RFC 2986 §4.1)
     new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [extensionRequest] }),
   );
-  const signature = await sign(key, encodeDer(info));
-  const algorithm = key.algorithm === 'RS256'
-    ? derSequence(derObjectIdentifier(SIGNATURE_OIDS.RS256), derNull())
-    : derSequence(derObjectIdentifier(SIGNATURE_OIDS[key.algorithm]));
-  const signatureValue = key.algorithm === 'RS256' ? signature : ecdsaDerFromRaw(signature);
-  return encodeDer(derSequence(info, algorithm, derBitString(signatureValue)));
+  return signedDer(key, info);
 }
 
 /** Identifiers that normalizeIdentifiers() would leave as they are; anything else is a caller mistake. */
@@ -244,12 +237,6 @@ function extensionRequestOf(attributes: DerNode): ReturnType<typeof extensionsOf
     return extensionsOf(values.valueBlock.value[0]!, 'CSR extensionRequest');
   }
   return new Map();
-}
-
-/** RFC 3279 §2.2.3 Ecdsa-Sig-Value from the fixed-length r||s that JWS and WebCrypto use (RFC 7518 §3.4). */
-function ecdsaDerFromRaw(signature: Uint8Array): Uint8Array<ArrayBuffer> {
-  const half = signature.length / 2;
-  return encodeDer(derSequence(derUnsignedInteger(signature.subarray(0, half)), derUnsignedInteger(signature.subarray(half))));
 }
 
 function ecdsaRawFromDer(signature: Uint8Array, crv: EcCurve): Uint8Array<ArrayBuffer> {

@@ -22,3 +22,4 @@ export * from './renewal.ts';
 export * from './ari.ts';
 export * from './profiles.ts';
 export * from './caa.ts';
+export * from './tls-alpn.ts';

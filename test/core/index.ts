@@ -17,3 +17,4 @@ import './caa.test.ts';
 import './path.test.ts';
 import './cli-renewal.test.ts';
 import './signer.test.ts';
+import './tls-alpn.test.ts';
