@@ -95,9 +95,9 @@ export function webrootResponderOver(dir: string, files: ResponseFiles): Challen
   };
 }
 
-/** The error for a standalone server that cannot listen, worded alike in every runtime. */
-export function listenError(address: { host?: string; port: number }, portInUse: boolean, cause: Error): Error {
-  return new Error(`Cannot listen on ${address.host ?? '*'}:${address.port} for http-01: ${portInUse ? 'the port is in use' : cause.message}`, { cause });
+/** The error for a standalone server that cannot listen, worded alike in every runtime and for every challenge type. */
+export function listenError(address: { host?: string; port: number }, type: ChallengeType, portInUse: boolean, cause: Error): Error {
+  return new Error(`Cannot listen on ${address.host ?? '*'}:${address.port} for ${type}: ${portInUse ? 'the port is in use' : cause.message}`, { cause });
 }
 
 /**

@@ -304,7 +304,7 @@ export function startStandaloneResponder(address: { host?: string; port: number 
       return new Response(request.method === 'HEAD' ? null : answer, { headers: { 'content-type': 'application/octet-stream' } });
     });
   } catch (error) {
-    return Promise.reject(listenError(address, error instanceof Deno.errors.AddrInUse, error as Error));
+    return Promise.reject(listenError(address, 'http-01', error instanceof Deno.errors.AddrInUse, error as Error));
   }
   return Promise.resolve({
     types: ['http-01'],
@@ -313,6 +313,25 @@ export function startStandaloneResponder(address: { host?: string; port: number 
     cleanup: answers.cleanup,
     close: () => server.shutdown(),
   });
+}
+
+/**
+ * tls-alpn-01 (RFC 8737) cannot be answered from Deno: its TLS library (rustls, with webpki) refuses a certificate
+ * that carries an extension it does not know marked critical, and RFC 8737 §3 requires the acmeIdentifier extension
+ * to be critical (Pebble and Boulder check that it is). Deno.listenTls fails with "UnsupportedCriticalExtension",
+ * and node:tls in Deno ends every handshake with "unsupported protocol". So this rejects, naming the ways that work
+ * in Deno, before the caller writes anything or asks the CA for anything.
+ *
+ * @example
+ * ```ts
+ * import { startTlsAlpnResponder } from "@acmets/acme-client/deno";
+ * await startTlsAlpnResponder({ port: 443 }).catch((error) => console.error(error.message));
+ * ```
+ */
+export function startTlsAlpnResponder(address: { host?: string; port: number }): Promise<StandaloneResponder> {
+  return Promise.reject(new Error(`Cannot answer tls-alpn-01 on ${address.host ?? '*'}:${address.port} in Deno ${Deno.version.deno}: Deno's TLS (rustls) `
+    + 'refuses the critical acmeIdentifier extension that RFC 8737 §3 requires in the certificate; run acme-client in Node, or use --standalone '
+    + '(http-01) or -t dns-01'));
 }
 
 /**

@@ -1,18 +1,20 @@
 // Node's side of what the core and the CLI need from a platform: atomic files with the right modes, http-01
-// responders (a webroot folder, or a built-in server) and the -t line protocol on stdio. No protocol logic here.
+// responders (a webroot folder, or a built-in server), a tls-alpn-01 server (node-tls-alpn.ts) and the -t line
+// protocol on stdio. No protocol logic here.
 
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { createServer, request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ChallengeTask } from '../core/client.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
-import { http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder, type StandaloneResponder } from './_shared.ts';
+import { listenOn } from './_node-listen.ts';
+import { http01Answers, lineProtocolResponder, webrootResponderOver, type CallerResponder, type StandaloneResponder } from './_shared.ts';
 
+export { startTlsAlpnResponder } from './node-tls-alpn.ts';
 export {
   CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder, type StandaloneResponder,
 } from './_shared.ts';
@@ -211,18 +213,10 @@ export async function startStandaloneResponder(address: { host?: string; port: n
     response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(answer) });
     response.end(request.method === 'HEAD' ? undefined : answer);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(address.port, address.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).catch((error: NodeJS.ErrnoException) => {
-    throw listenError(address, error.code === 'EADDRINUSE', error);
-  });
+  const port = await listenOn(server, address, 'http-01');
   return {
     types: ['http-01'],
-    port: (server.address() as AddressInfo).port,
+    port,
     present: answers.present,
     cleanup: answers.cleanup,
     close() {

@@ -40,6 +40,8 @@ export interface CliOptions {
   eabHmacKey?: string;
   preferredChain?: string;
   standalone?: ListenAddress;
+  /** --standalone-tls: answer tls-alpn-01 (RFC 8737) from a TLS server of our own on this address. */
+  standaloneTls?: ListenAddress;
   /** draft-ietf-acme-profiles: the profile to ask for; it must be one the CA lists. */
   profile?: string;
   /** The CAA pre-check (RFC 8659) before each order; --no-caa-check turns it off. */
@@ -84,6 +86,7 @@ export const HELP = `${USAGE}
   --eab-kid ID --eab-hmac-key KEY   external account binding
   --preferred-chain CN      pick the chain whose root has this issuer CN
   --standalone [ADDR:]PORT  answer http-01 with a built-in server
+  --standalone-tls [ADDR:]PORT  answer tls-alpn-01 with a built-in TLS server (Node only)
   --profile NAME            certificate profile the CA lists (Let's Encrypt: classic, tlsserver, shortlived)
   --no-caa-check            skip the CAA record check before ordering
   --dns-server ADDR[:PORT]  DNS server for the CAA check (default: the system's)
@@ -92,6 +95,10 @@ export const HELP = `${USAGE}
   --jobs N                  sets worked on at once by --renew-all and --renew-list (default 4)
   --retry-time SECONDS      time a run may spend retrying a failing CA (default 60)
   --help, --version
+tls-alpn-01 when port 443 is free (stop the web server for the run), or when nginx's ssl_preread or haproxy
+sends connections that offer ALPN acme-tls/1 to 127.0.0.1:8443 (see acme-client(1), EXAMPLES):
+  acme-client -vNn --standalone-tls 443 example.com
+  acme-client -vNn --standalone-tls 127.0.0.1:8443 example.com
 Exit status: 0 certificate changed, 2 nothing to do, 1 failure.`;
 
 /** Flags without an argument, and the option each one sets. */
@@ -102,8 +109,8 @@ const VALUE_FLAGS: Record<string, 'agreement' | 'challengeDir' | 'certDir' | 'ac
   a: 'agreement', C: 'challengeDir', c: 'certDir', f: 'accountKey', k: 'domainKey', t: 'challengeType',
 };
 const LONG_VALUE_OPTIONS = [
-  'directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone', 'profile', 'dns-server', 'renew-list', 'jobs',
-  'retry-time',
+  'directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone', 'standalone-tls', 'profile', 'dns-server',
+  'renew-list', 'jobs', 'retry-time',
 ] as const;
 /** Long options without a value, and the option each one sets. */
 const LONG_FLAGS: Record<string, (options: CliOptions) => void> = {
@@ -157,7 +164,10 @@ function setLong(options: CliOptions, name: LongValueOption, value: string): voi
       options.eabHmacKey = value;
       break;
     case 'standalone':
-      options.standalone = parseListenAddress(value);
+      options.standalone = parseListenAddress(value, name);
+      break;
+    case 'standalone-tls':
+      options.standaloneTls = parseListenAddress(value, name);
       break;
     case 'dns-server':
       options.dnsServer = parseDnsServer(value);
@@ -189,10 +199,10 @@ function parseDnsServer(text: string): string {
 }
 
 /** [ADDR:]PORT, where an IPv6 ADDR is written in brackets as in a URL: [::1]:80. */
-export function parseListenAddress(text: string): ListenAddress {
+export function parseListenAddress(text: string, flag: string): ListenAddress {
   const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]*):)?(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);
-  if (!match || port < 1 || port > 65535) throw new RangeError(`--standalone ${JSON.stringify(text)} is not [ADDR:]PORT with a port from 1 to 65535`);
+  if (!match || port < 1 || port > 65535) throw new RangeError(`--${flag} ${JSON.stringify(text)} is not [ADDR:]PORT with a port from 1 to 65535`);
   const host = match[1]?.replace(/^\[(.*)\]$/, '$1');
   return host ? { host, port } : { port };
 }
@@ -273,7 +283,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
 function checkCombinations(options: CliOptions): void {
   if ((options.eabKid === undefined) !== (options.eabHmacKey === undefined)) throw new TypeError('--eab-kid and --eab-hmac-key go together');
   if (options.staging && options.directory) throw new TypeError('-s and --directory both choose the CA: give one');
-  if (options.challengeType && options.standalone) throw new TypeError('-t and --standalone both answer the challenges: give one');
+  // Each of these answers every challenge, so two of them leave the choice to chance.
+  const answering = [[options.challengeType, '-t'], [options.standalone, '--standalone'], [options.standaloneTls, '--standalone-tls']] as const;
+  const given = answering.filter(([value]) => value !== undefined).map(([, flag]) => flag);
+  if (given.length > 1) throw new TypeError(`${given[0]} and ${given[1]} both answer the challenges: give one`);
   const many = options.renewAll ? '--renew-all' : options.renewList !== undefined ? '--renew-list' : undefined;
   if (!many) {
     if (options.jobs !== undefined) throw new TypeError('--jobs is for --renew-all and --renew-list');

@@ -52,7 +52,7 @@ function treeFiles(options: CliOptions): Files {
 }
 
 /**
- * The narrowest Deno permissions for an acme-client command line: the CA's host:port, the --standalone address,
+ * The narrowest Deno permissions for an acme-client command line: the CA's host:port, the --standalone or --standalone-tls address,
  * and the DNS server of the CAA pre-check (--dns-server, or the name servers in `resolvConf`, the text of
  * /etc/resolv.conf); reads of the key files (their folders when -n/-N creates them), the certificate directory and
  * the -C directory; writes to the certificate directory, the -C directory and the folders that new keys or -m
@@ -68,12 +68,14 @@ export function denoPermissions(args: readonly string[], resolvConf = ''): strin
   }
   const ca = new URL(directoryUrlOf(options));
   const net = [`${ca.hostname}:${ca.port || 443}`];
-  const host = options.standalone?.host ?? '::';
-  if (options.standalone) net.push(`${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${options.standalone.port}`);
+  for (const listen of [options.standalone, options.standaloneTls]) {
+    const host = listen?.host ?? '::';
+    if (listen) net.push(`${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${listen.port}`);
+  }
   if (options.caaCheck) net.push(...(options.dnsServer ? [withDnsPort(options.dnsServer)] : systemResolvers(resolvConf)));
   const files = options.renewAll || options.renewList !== undefined ? treeFiles(options) : setFiles(options);
   if (!files) return [];
-  if (!options.challengeType && !options.standalone) {
+  if (!options.challengeType && !options.standalone && !options.standaloneTls) {
     files.read.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
     files.write.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
   }

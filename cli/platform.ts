@@ -44,6 +44,8 @@ export interface CliRunPlatform {
   webrootResponder(dir: string): ChallengeResponder;
   /** Rejects with "Cannot listen on HOST:PORT for http-01: …" when it cannot listen. */
   startStandaloneResponder(address: ListenAddress): Promise<StandaloneResponder>;
+  /** --standalone-tls: rejects with "Cannot listen on HOST:PORT for tls-alpn-01: …" when it cannot listen. */
+  startTlsAlpnResponder(address: ListenAddress): Promise<StandaloneResponder>;
   /** -t over standard input and output. */
   callerResponder(type: CallerChallengeType): ChallengeResponder & { close(): void };
   /** CAA lookups (RFC 8659): the system's resolvers, or one DNS server given as "host:port". */

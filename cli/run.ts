@@ -59,6 +59,7 @@ async function requireDirectory(platform: Platform, path: string, what: string, 
 export async function openResponder(platform: Platform, options: CliOptions, paths: CliPaths): Promise<ChallengeResponder & { close?: () => unknown }> {
   if (options.challengeType) return platform.callerResponder(options.challengeType);
   if (options.standalone) return platform.startStandaloneResponder(options.standalone);
+  if (options.standaloneTls) return platform.startTlsAlpnResponder(options.standaloneTls);
   await requireDirectory(platform, paths.challengeDir, 'challenge directory', '-C');
   return platform.webrootResponder(paths.challengeDir);
 }

@@ -2,9 +2,13 @@
 import { assert, assertEquals } from '../_harness.ts';
 import {
   callerResponder, createDenoFetch, denoCaaResolver, dnsResponder, isDirectory, loadOrCreateKey, readTextFileIfExists, removeFileIfExists,
-  startStandaloneResponder, webrootResponder, writeFileAtomic,
+  startStandaloneResponder, startTlsAlpnResponder, webrootResponder, writeFileAtomic,
 } from '../../adapters/deno.ts';
 import type { ChallengeTask } from '../../core/client.ts';
+import { pemEncode } from '../../core/encoding.ts';
+import { exportPkcs8Pem } from '../../core/key-pem.ts';
+import { generateKey } from '../../core/keys.ts';
+import { createTlsAlpnCertificate } from '../../core/tls-alpn.ts';
 
 const task = (value: string, token: string): ChallengeTask => ({
   identifier: { type: 'dns', value }, wildcard: false, type: 'http-01', token, keyAuthorization: `${token}.thumbprint`,
@@ -185,4 +189,14 @@ Deno.test('[deno] adapters/deno: denoCaaResolver refuses a server that is not an
     }
     assertEquals(message, `Invalid DNS server ${JSON.stringify(server)}: expected an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53`);
   }
+});
+
+Deno.test('[deno] adapters/deno: Deno.listenTls refuses a certificate with the critical acmeIdentifier extension, which is why startTlsAlpnResponder rejects', async () => {
+  const key = await generateKey('ec256');
+  const cert = pemEncode('CERTIFICATE', await createTlsAlpnCertificate({ identifier: { type: 'dns', value: 'a.example' }, keyAuthorization: 'token.thumbprint' }, key));
+  // Should a later Deno serve it, this fails, and startTlsAlpnResponder can answer tls-alpn-01 in Deno too.
+  const refusal = await rejection((async () => Deno.listenTls({ hostname: '127.0.0.1', port: 0, cert, key: exportPkcs8Pem(key), alpnProtocols: ['acme-tls/1'] }).close())());
+  assert(/UnsupportedCriticalExtension/.test(refusal.message), refusal.message);
+  const error = await rejection(startTlsAlpnResponder({ host: '127.0.0.1', port: 443 }));
+  assert(/^Cannot answer tls-alpn-01 on 127\.0\.0\.1:443 in Deno [\d.]+: .*RFC 8737 §3.*; run acme-client in Node, or use --standalone \(http-01\) or -t dns-01$/.test(error.message), error.message);
 });

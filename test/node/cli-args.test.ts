@@ -52,6 +52,7 @@ test('long options, with "=" or a separate value', () => {
   assert.equal(options.eabHmacKey, 'c2VjcmV0');
   assert.equal(options.preferredChain, 'Pebble Root');
   assert.deepEqual(options.standalone, { host: '::1', port: 8080 });
+  assert.deepEqual(parseArgs(['--standalone-tls=443', 'a.example']).standaloneTls, { port: 443 });
   assert.equal(parseArgs(['a.example']).keyType, 'rsa4096');
 });
 
@@ -76,11 +77,11 @@ test('--version prints the version of package.json', () => {
 });
 
 test('[ADDR:]PORT', () => {
-  assert.deepEqual(parseListenAddress('80'), { port: 80 });
-  assert.deepEqual(parseListenAddress('127.0.0.1:5002'), { host: '127.0.0.1', port: 5002 });
-  assert.deepEqual(parseListenAddress('localhost:8080'), { host: 'localhost', port: 8080 });
+  assert.deepEqual(parseListenAddress('80', 'standalone'), { port: 80 });
+  assert.deepEqual(parseListenAddress('127.0.0.1:5002', 'standalone'), { host: '127.0.0.1', port: 5002 });
+  assert.deepEqual(parseListenAddress('localhost:8080', 'standalone'), { host: 'localhost', port: 8080 });
   for (const bad of ['0', '65536', 'x', '::1:80', '1.2.3.4:', '']) {
-    assert.throws(() => parseListenAddress(bad), { name: 'RangeError', message: /is not \[ADDR:\]PORT/ });
+    assert.throws(() => parseListenAddress(bad, 'standalone'), { name: 'RangeError', message: /is not \[ADDR:\]PORT/ });
   }
 });
 
@@ -100,6 +101,9 @@ const BAD_ARGUMENTS: [string[], RegExp][] = [
   [['-t', 'smtp-01', 'a.example'], /^-t "smtp-01" is not a challenge type: use http-01 or dns-01$/],
   [['-t', 'dns-01', '--standalone', '80', 'a.example'], /-t and --standalone both/],
   [['-s', '--directory', 'https://127.0.0.1/dir', 'a.example'], /-s and --directory both/],
+  [['-t', 'dns-01', '--standalone-tls', '443', 'a.example'], /^-t and --standalone-tls both answer the challenges: give one$/],
+  [['--standalone-tls', '443', '--standalone', '80', 'a.example'], /^--standalone and --standalone-tls both answer the challenges: give one$/],
+  [['--standalone-tls', '[::1]', 'a.example'], /^--standalone-tls "\[::1\]" is not \[ADDR:\]PORT with a port from 1 to 65535$/],
   [['-c', '', 'a.example'], /^-c needs a non-empty argument$/],
   [['--help=yes'], /--help takes no value/],
   [['-v'], /^no domain given; usage: acme-client/],
