@@ -283,7 +283,7 @@ export class Transport {
   async #request(method: 'GET' | 'HEAD' | 'POST', url: string, signed: Signed | undefined, spec: RequestSpec): Promise<AcmeResponse> {
     checkAcmeUrl(url, 'URL');
     const tries = new RequestTries(this.#retry, this.#faults, this.now);
-    let nonce = signed ? await this.#acquireNonce() : undefined;
+    let nonce = signed ? await this.#acquireNonce(spec.action) : undefined;
     let holding = signed !== undefined;
     try {
       for (;;) {
@@ -305,7 +305,7 @@ export class Transport {
           retryAfter = parseRetryAfter(response.headers.get('retry-after'), this.now());
           // §6.5: the error carries a fresh nonce, so the retry costs no wait and no newNonce request.
           if (signed && problem.type === ACME_ERROR.badNonce && tries.badNonce()) {
-            nonce = replayNonce ?? (await this.#freshNonce());
+            nonce = replayNonce ?? (await this.#freshNonce(spec.action));
             continue;
           }
           if (replayNonce) this.#addNonce(replayNonce);
@@ -327,7 +327,7 @@ export class Transport {
         const recovered = await spec.recover?.();
         if (recovered) return recovered;
         if (signed) {
-          nonce = await this.#acquireNonce();
+          nonce = await this.#acquireNonce(spec.action);
           holding = true;
         }
       }
@@ -449,7 +449,7 @@ export class Transport {
   }
 
   /** A nonce from the pool, or from newNonce (§7.2) only when the pool is empty and no request in flight will refill it. */
-  async #acquireNonce(): Promise<string> {
+  async #acquireNonce(action: string): Promise<string> {
     for (;;) {
       this.#signal?.throwIfAborted();
       const pooled = this.#nonces.pop();
@@ -460,7 +460,7 @@ export class Transport {
       if (this.#holders === 0) {
         this.#holders++;
         try {
-          return await this.#headNonce();
+          return await this.#headNonce(action);
         } catch (error) {
           this.#release();
           throw error;
@@ -471,13 +471,14 @@ export class Transport {
   }
 
   /** For a request that already holds its place: the pool, else newNonce. */
-  async #freshNonce(): Promise<string> {
-    return this.#nonces.pop() ?? (await this.#headNonce());
+  async #freshNonce(action: string): Promise<string> {
+    return this.#nonces.pop() ?? (await this.#headNonce(action));
   }
 
-  async #headNonce(): Promise<string> {
+  /** `action` is the request the nonce is for, so that a failure here names what the user asked for. */
+  async #headNonce(action: string): Promise<string> {
     if (!this.newNonceUrl) throw new TypeError('Cannot get a nonce: the transport has no newNonce URL (load the directory first)');
-    const response = await this.#request('HEAD', this.newNonceUrl, undefined, { action: `get a nonce from ${this.newNonceUrl}`, expect: 'none' });
+    const response = await this.#request('HEAD', this.newNonceUrl, undefined, { action: `get a nonce from ${this.newNonceUrl} to ${action}`, expect: 'none' });
     const nonce = nonceOf(response.headers);
     if (!nonce) throw new UnexpectedResponseError(`Cannot get a nonce from ${this.newNonceUrl}: the response has no valid Replay-Nonce header`, this.newNonceUrl, response.status);
     return nonce;

@@ -2,11 +2,12 @@
 // meta.caaIdentities. It records each newOrder's profile and replaces, and can refuse replaces the way Boulder does.
 // Pebble builds every URL, and checks every JWS url, from the Host header: forwarding ours keeps clients on the proxy.
 
-import { createServer, request as httpsRequest, type Server } from 'node:https';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pebble } from './_pebble.ts';
+import { forwarder, readBody, sendUpstream } from './_upstream.ts';
 
 /** Let's Encrypt's profiles as its directory lists them: each name with a link to its description. */
 export const LETS_ENCRYPT_PROFILES: Readonly<Record<string, string>> = {
@@ -58,21 +59,6 @@ export interface AcmeProxy {
 
 const RENEWAL_INFO_PATH = '/renewal-info';
 
-interface Upstream {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-function readBody(stream: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
-}
-
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(text) });
@@ -87,14 +73,8 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
   const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
   const renewalInfos = new Map<string, ProxyRenewalInfo>();
 
-  const forward = (method: string, path: string, headers: IncomingHttpHeaders, body?: Buffer) =>
-    new Promise<Upstream>((resolve, reject) => {
-      const upstream = httpsRequest({ host: pebbleUrl.hostname, port: pebbleUrl.port, method, path, headers: { ...headers, host }, ca }, (response) => {
-        readBody(response).then((data) => resolve({ status: response.statusCode!, headers: response.headers, body: data }), reject);
-      });
-      upstream.on('error', reject);
-      upstream.end(body);
-    });
+  const toPebble = forwarder(pebbleUrl, ca);
+  const forward: typeof toPebble = (method, path, headers, body) => toPebble(method, path, { ...headers, host }, body);
 
   const directory = JSON.parse((await forward('GET', pebbleUrl.pathname, {})).body.toString()) as Record<string, string>;
   const newOrderPath = new URL(directory.newOrder!).pathname;
@@ -164,9 +144,7 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
         if (options.renewalInfo !== false) augmented.renewalInfo = proxy.renewalInfoUrl;
         responseBody = Buffer.from(JSON.stringify(augmented));
       }
-      const headers = Object.fromEntries(Object.entries(upstream.headers).filter(([name]) => name !== 'transfer-encoding' && name !== 'content-length'));
-      res.writeHead(upstream.status, { ...headers, 'content-length': responseBody.length });
-      res.end(responseBody);
+      sendUpstream(res, upstream, responseBody);
     })().catch((error: unknown) => {
       res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(`acme proxy: ${(error as Error).message}`);
