@@ -1,5 +1,6 @@
-// The ACME transport (RFC 8555 §6): a nonce pool, signed POSTs with the badNonce and Retry-After retries, bounded
-// bodies, Link headers and a trace hook. fetch, AbortSignal and the clock are handed in, never taken from globals.
+// The ACME transport (RFC 8555 §6): a nonce pool, signed POSTs, every request retried as core/retry.ts's policy says
+// (badNonce, connection faults, 5xx, Retry-After), bounded bodies, Link headers and a trace hook. fetch, AbortSignal
+// and the clock are handed in, never taken from globals.
 
 import type { AcmeKey } from './keys.ts';
 import type { FlattenedJws } from './jws.ts';
@@ -222,9 +223,9 @@ interface Signed {
 }
 
 /**
- * The ACME transport (RFC 8555 §6): a nonce pool, signed POSTs retried on badNonce (§6.5) and on 429/503 with a short
- * Retry-After (§6.6), bounded bodies, Link headers and a trace hook. An AcmeClient holds one; use it directly for
- * requests the client does not make.
+ * The ACME transport (RFC 8555 §6): a nonce pool, signed POSTs retried on badNonce (§6.5), every request retried on
+ * connection faults and 5xx within a RetryPolicy's bounds, Retry-After honoured (§6.6), bounded bodies, Link headers
+ * and a trace hook. An AcmeClient holds one; use it directly for requests the client does not make.
  *
  * @example
  * ```ts

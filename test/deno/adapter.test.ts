@@ -5,6 +5,7 @@ import {
   startStandaloneResponder, startTlsAlpnResponder, webrootResponder, writeFileAtomic,
 } from '../../adapters/deno.ts';
 import type { ChallengeTask } from '../../core/client.ts';
+import { Transport } from '../../core/http.ts';
 import { pemEncode } from '../../core/encoding.ts';
 import { exportPkcs8Pem } from '../../core/key-pem.ts';
 import { generateKey } from '../../core/keys.ts';
@@ -129,6 +130,39 @@ Deno.test('[deno] adapters/deno: createDenoFetch sends its User-Agent unless one
   const error = await rejection(fetch(`http://127.0.0.1:${server.addr.port}/`));
   assert(error instanceof TypeError);
   assert(/^tcp connect error: Connection refused/.test(error.message), error.message);
+});
+
+/** A raw TCP listener that ends every request its own way: reset before an answer, or an answer cut halfway. */
+function brokenServer(kind: 'reset' | 'cut') {
+  const listener = Deno.listen({ hostname: '127.0.0.1', port: 0 });
+  (async () => {
+    for await (const connection of listener) {
+      await connection.read(new Uint8Array(4096)).catch(() => null);
+      if (kind === 'cut') {
+        await connection.write(new TextEncoder().encode('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"newNonce":')).catch(() => 0);
+      }
+      connection.close();
+    }
+  })().catch(() => {});
+  return { url: `http://127.0.0.1:${listener.addr.port}/dir`, close: () => listener.close() };
+}
+
+Deno.test('[deno] adapters/deno: createDenoFetch under the transport: a reset, a cut answer and a refused connection are retried, then named in one line', async () => {
+  const transport = () => new Transport({ fetch: createDenoFetch('test-agent/1'), retry: { maxTries: 2, random: () => 0 }, sleep: async () => {} });
+  for (const [kind, reason] of [['reset', 'the connection to HOST was reset'], ['cut', 'the answer from HOST broke off before its end']] as const) {
+    const server = brokenServer(kind);
+    try {
+      const host = new URL(server.url).host;
+      const error = await rejection(transport().get(server.url, { action: `fetch directory ${server.url}`, expect: 'json' }));
+      assertEquals((error as Error).message, `Cannot fetch directory ${server.url}: ${reason.replace('HOST', host)} (2 tries in 0 s)`);
+    } finally {
+      server.close();
+    }
+  }
+  const refused = brokenServer('reset');
+  refused.close();
+  const error = await rejection(transport().get(refused.url, { action: 'fetch directory', expect: 'json' }));
+  assertEquals((error as Error).message, `Cannot fetch directory: the connection to ${new URL(refused.url).host} was refused (2 tries in 0 s)`);
 });
 
 /** A stdin stand-in the test writes lines into. */

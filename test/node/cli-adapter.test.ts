@@ -3,13 +3,15 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, get, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import {
   callerResponder, createNodeFetch, readTextFileIfExists, removeFileIfExists, startStandaloneResponder, webrootResponder, writeFileAtomic,
 } from '../../adapters/node.ts';
 import type { ChallengeTask } from '../../core/client.ts';
+import { Transport } from '../../core/http.ts';
+import { freePort } from '../_pebble.ts';
 import { tempDir } from './_cli.ts';
 
 const work = tempDir('acme-adapter-');
@@ -140,4 +142,33 @@ test('callerResponder: one line at a time even when presented in parallel; each 
   input.end();
   await assert.rejects(fourth, { message: 'Cannot go on with d.example: standard input ended before the line "dns-01 d.example t4.thumbprint" came back' });
   responder.close();
+});
+
+/** A raw TCP server that ends every request its own way: reset before an answer, or an answer cut halfway. */
+async function brokenServer(kind: 'reset' | 'cut') {
+  const server = createNetServer((socket) => {
+    socket.once('data', () => {
+      if (kind === 'cut') socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"newNonce":');
+      else socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dir`, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+test('createNodeFetch under the transport: a reset, a cut answer and a refused connection are retried, then named in one line', async () => {
+  const transport = () => new Transport({ fetch: createNodeFetch('test-agent/1'), retry: { maxTries: 2, random: () => 0 }, sleep: async () => {} });
+  for (const [kind, reason] of [['reset', 'the connection to HOST was reset'], ['cut', 'the answer from HOST broke off before its end']] as const) {
+    const server = await brokenServer(kind);
+    try {
+      const host = new URL(server.url).host;
+      await assert.rejects(transport().get(server.url, { action: `fetch directory ${server.url}`, expect: 'json' }),
+        { message: `Cannot fetch directory ${server.url}: ${reason.replace('HOST', host)} (2 tries in 0 s)` });
+    } finally {
+      await server.close();
+    }
+  }
+  const closed = `http://127.0.0.1:${await freePort()}/dir`;
+  await assert.rejects(transport().get(closed, { action: 'fetch directory', expect: 'json' }),
+    { message: `Cannot fetch directory: the connection to ${new URL(closed).host} was refused (2 tries in 0 s)` });
 });
