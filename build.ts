@@ -133,6 +133,7 @@ const CLI_LAZY_MODULES: Record<string, string> = {
   'ari-query': 'cli/ari-query.ts',
   node: 'adapters/node.ts',
   'node-dns': 'adapters/node-dns.ts',
+  'node-dns-update': 'adapters/node-dns-update.ts',
 };
 
 async function buildCli(): Promise<void> {

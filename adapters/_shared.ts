@@ -242,20 +242,3 @@ export function dnsResponder(api: DnsRecordApi): ChallengeResponder {
     cleanup: (task) => api.cleanup(task.dnsName, task.dnsValue),
   };
 }
-
-/** RFC 1034 §3.6.2 allows chains; real ones are short, and a loop must end. */
-const MAX_CNAME_HOPS = 8;
-
-/**
- * The end of `name`'s CNAME chain, which is where the records a recursive lookup returns sit (for CAA's `owner`);
- * `cnames` gives a name's CNAME targets, none when it has no CNAME.
- */
-export async function cnameChainEnd(name: string, cnames: (name: string) => Promise<string[]>): Promise<string> {
-  let current = name;
-  for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
-    const targets = await cnames(current);
-    if (targets.length === 0) return current;
-    current = targets[0]!;
-  }
-  return current;
-}

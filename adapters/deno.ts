@@ -1,7 +1,7 @@
 /**
  * Deno's side of what the ACME core needs from a platform, on Deno's built-ins only: atomic files with the right
  * modes, keys kept on disk, http-01 responders (a webroot folder, or a server on `Deno.serve`), dns-01 through a
- * callback, acme-client(1)'s -t line protocol on stdin and stdout, CAA lookups and a fetch with a User-Agent.
+ * callback or RFC 2136 updates, acme-client(1)'s -t line protocol on stdin and stdout, CAA lookups and a fetch with a User-Agent.
  *
  * @example Issue a certificate with dns-01 answered through a DNS provider's HTTP API
  * ```ts
@@ -33,9 +33,10 @@ import type { KeyType } from '../core/engine.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import { generateKey, type AcmeKey } from '../core/keys.ts';
+import { cnameChainEnd, parseDnsServer } from '../core/_dns.ts';
 import { basenamePath, dirnamePath, joinPath } from './_path.ts';
 import {
-  KEY_DIR_MODE, KEY_FILE_MODE, cnameChainEnd, http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder,
+  KEY_DIR_MODE, KEY_FILE_MODE, http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder,
   type StandaloneResponder,
 } from './_shared.ts';
 
@@ -43,6 +44,7 @@ export {
   CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, dnsResponder, type CallerResponder,
   type DnsRecordApi, type StandaloneResponder,
 } from './_shared.ts';
+export { dnsUpdateResponder, parseTsigKey, type DnsUpdateResponderOptions, type TsigAlgorithm, type TsigKey } from './deno-dns-update.ts';
 
 const encoder = new TextEncoder();
 
@@ -377,16 +379,6 @@ export function callerResponder(
   });
 }
 
-/** "127.0.0.1:8053", "[::1]:53" or a bare address, as Deno.resolveDns takes a name server. */
-function nameServerOf(server: string): { ipAddr: string; port: number } {
-  const match = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$|^(\d{1,3}(?:\.\d{1,3}){3})(?::(\d{1,5}))?$|^([0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$/.exec(server);
-  const port = Number(match?.[2] ?? match?.[4] ?? 53);
-  if (!match || port < 1 || port > 65535) {
-    throw new TypeError(`Invalid DNS server ${JSON.stringify(server)}: expected an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53`);
-  }
-  return { ipAddr: (match[1] ?? match[3] ?? match[5])!, port };
-}
-
 /** RFC 8659 §4.1: the issuer critical flag is the most significant bit of the flags octet. */
 const CRITICAL_FLAG = 128;
 
@@ -403,7 +395,8 @@ const CRITICAL_FLAG = 128;
  * ```
  */
 export function denoCaaResolver(server?: string): CaaResolver {
-  const options = server === undefined ? {} : { nameServer: nameServerOf(server) };
+  const nameServer = server === undefined ? undefined : parseDnsServer(server);
+  const options = nameServer ? { nameServer: { ipAddr: nameServer.host, port: nameServer.port } } : {};
   const cnames = async (name: string) => {
     try {
       // Deno gives the targets fully qualified, with the root's dot; Node and the messages do without.

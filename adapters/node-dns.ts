@@ -2,7 +2,7 @@
 
 import { Resolver } from 'node:dns/promises';
 import type { CaaRecord, CaaResolver } from '../core/caa.ts';
-import { cnameChainEnd } from './_shared.ts';
+import { cnameChainEnd } from '../core/_dns.ts';
 
 /** c-ares codes for "the name exists but has no such records" and "the name does not exist". */
 const NO_RECORDS = new Set(['ENODATA', 'ENOTFOUND']);

@@ -46,8 +46,12 @@ export interface CliOptions {
   profile?: string;
   /** The CAA pre-check (RFC 8659) before each order; --no-caa-check turns it off. */
   caaCheck: boolean;
-  /** The DNS server for the CAA pre-check, "ADDR" or "ADDR:PORT" ("[ADDR]:PORT" for IPv6); the system's by default. */
+  /** The DNS server for the CAA pre-check and the lookups of --dns-update, "ADDR" or "ADDR:PORT" ("[ADDR]:PORT" for IPv6); the system's by default. */
   dnsServer?: string;
+  /** --dns-update: the primary server that takes RFC 2136 updates for dns-01, in --dns-server's form. */
+  dnsUpdate?: string;
+  /** --tsig-key: the BIND key file that signs those updates (RFC 8945); unsigned without. */
+  tsigKey?: string;
   /** --renew-all: every certificate under the tree (the operand, default /etc/ssl/acme) laid out as -m does. */
   renewAll: boolean;
   /** --renew-list FILE: every domain set listed in FILE, one per line, in the -m layout under the tree. */
@@ -89,12 +93,18 @@ export const HELP = `${USAGE}
   --standalone-tls [ADDR:]PORT  answer tls-alpn-01 with a built-in TLS server (Node only)
   --profile NAME            certificate profile the CA lists (Let's Encrypt: classic, tlsserver, shortlived)
   --no-caa-check            skip the CAA record check before ordering
-  --dns-server ADDR[:PORT]  DNS server for the CAA check (default: the system's)
+  --dns-server ADDR[:PORT]  DNS server for the CAA check and --dns-update's lookups (default: the system's)
+  --dns-update ADDR[:PORT]  answer dns-01 by RFC 2136 updates sent to this primary server
+  --tsig-key FILE           sign the updates with this key, as BIND's tsig-keygen writes it
   --renew-all [DIR]         renew every certificate under DIR (default /etc/ssl/acme), laid out as by -m
   --renew-list FILE [DIR]   renew every set in FILE ("domain [altnames...]" per line) in that layout
   --jobs N                  sets worked on at once by --renew-all and --renew-list (default 4)
   --retry-time SECONDS      time a run may spend retrying a failing CA (default 60)
   --help, --version
+Example, dns-01 through BIND for example.com and *.example.com:
+  tsig-keygen -a hmac-sha256 acme > /etc/acme/tsig.key   (and include it in named.conf)
+  zone "example.com" { ...; update-policy { grant acme name _acme-challenge.example.com. TXT; }; };
+  acme-client --dns-update 192.0.2.53 --tsig-key /etc/acme/tsig.key example.com '*.example.com'
 tls-alpn-01 when port 443 is free (stop the web server for the run), or when nginx's ssl_preread or haproxy
 sends connections that offer ALPN acme-tls/1 to 127.0.0.1:8443 (see acme-client(1), EXAMPLES):
   acme-client -vNn --standalone-tls 443 example.com
@@ -110,6 +120,7 @@ const VALUE_FLAGS: Record<string, 'agreement' | 'challengeDir' | 'certDir' | 'ac
 };
 const LONG_VALUE_OPTIONS = [
   'directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone', 'standalone-tls', 'profile', 'dns-server',
+  'dns-update', 'tsig-key',
   'renew-list', 'jobs', 'retry-time',
 ] as const;
 /** Long options without a value, and the option each one sets. */
@@ -126,8 +137,8 @@ const MAX_RETRY_SECONDS = 3600;
 type LongValueOption = (typeof LONG_VALUE_OPTIONS)[number];
 
 /** Long options whose value is taken as it is, and the option each one sets. */
-const VERBATIM_LONG_OPTIONS: Partial<Record<LongValueOption, 'eabKid' | 'preferredChain' | 'profile' | 'renewList'>> = {
-  'eab-kid': 'eabKid', 'preferred-chain': 'preferredChain', profile: 'profile', 'renew-list': 'renewList',
+const VERBATIM_LONG_OPTIONS: Partial<Record<LongValueOption, 'eabKid' | 'preferredChain' | 'profile' | 'renewList' | 'tsigKey'>> = {
+  'eab-kid': 'eabKid', 'preferred-chain': 'preferredChain', profile: 'profile', 'renew-list': 'renewList', 'tsig-key': 'tsigKey',
 };
 
 function setLong(options: CliOptions, name: LongValueOption, value: string): void {
@@ -170,7 +181,10 @@ function setLong(options: CliOptions, name: LongValueOption, value: string): voi
       options.standaloneTls = parseListenAddress(value, name);
       break;
     case 'dns-server':
-      options.dnsServer = parseDnsServer(value);
+      options.dnsServer = parseDnsServer(name, value);
+      break;
+    case 'dns-update':
+      options.dnsUpdate = parseDnsServer(name, value);
       break;
     case 'jobs':
       if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_JOBS) throw new RangeError(`--jobs ${JSON.stringify(value)} is not a number from 1 to ${MAX_JOBS}`);
@@ -184,7 +198,7 @@ function setLong(options: CliOptions, name: LongValueOption, value: string): voi
 }
 
 /** ADDR, ADDR:PORT or [IPv6]:PORT, as Node's and Deno's resolvers take a server; returned as given once checked. */
-function parseDnsServer(text: string): string {
+function parseDnsServer(option: string, text: string): string {
   const match = /^(?:\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?|([0-9.]+)(?::(\d{1,5}))?|([0-9a-fA-F:.]*:[0-9a-fA-F:.]*))$/.exec(text);
   const address = match?.[1] ?? match?.[3] ?? match?.[5];
   const port = match?.[2] ?? match?.[4];
@@ -194,7 +208,7 @@ function parseDnsServer(text: string): string {
   } catch {
     valid = false;
   }
-  if (!valid) throw new RangeError(`--dns-server ${JSON.stringify(text)} is not an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53`);
+  if (!valid) throw new RangeError(`--${option} ${JSON.stringify(text)} is not an IP address with an optional port, e.g. 127.0.0.1:53 or [::1]:53`);
   return text;
 }
 
@@ -284,9 +298,10 @@ function checkCombinations(options: CliOptions): void {
   if ((options.eabKid === undefined) !== (options.eabHmacKey === undefined)) throw new TypeError('--eab-kid and --eab-hmac-key go together');
   if (options.staging && options.directory) throw new TypeError('-s and --directory both choose the CA: give one');
   // Each of these answers every challenge, so two of them leave the choice to chance.
-  const answering = [[options.challengeType, '-t'], [options.standalone, '--standalone'], [options.standaloneTls, '--standalone-tls']] as const;
+  const answering = [[options.challengeType, '-t'], [options.standalone, '--standalone'], [options.standaloneTls, '--standalone-tls'], [options.dnsUpdate, '--dns-update']] as const;
   const given = answering.filter(([value]) => value !== undefined).map(([, flag]) => flag);
   if (given.length > 1) throw new TypeError(`${given[0]} and ${given[1]} both answer the challenges: give one`);
+  if (options.tsigKey !== undefined && options.dnsUpdate === undefined) throw new TypeError('--tsig-key signs the updates of --dns-update: give both');
   const many = options.renewAll ? '--renew-all' : options.renewList !== undefined ? '--renew-list' : undefined;
   if (!many) {
     if (options.jobs !== undefined) throw new TypeError('--jobs is for --renew-all and --renew-list');

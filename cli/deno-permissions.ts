@@ -52,10 +52,11 @@ function treeFiles(options: CliOptions): Files {
 }
 
 /**
- * The narrowest Deno permissions for an acme-client command line: the CA's host:port, the --standalone or --standalone-tls address,
- * and the DNS server of the CAA pre-check (--dns-server, or the name servers in `resolvConf`, the text of
- * /etc/resolv.conf); reads of the key files (their folders when -n/-N creates them), the certificate directory and
- * the -C directory; writes to the certificate directory, the -C directory and the folders that new keys or -m
+ * The narrowest Deno permissions for an acme-client command line: the CA's host:port, the --standalone or
+ * --standalone-tls address, the --dns-update server, and the DNS server of the CAA pre-check and of --dns-update's
+ * lookups (--dns-server, or the name servers in `resolvConf`, the text of /etc/resolv.conf); reads of the
+ * --tsig-key file, the key files (their folders when -n/-N creates them), the certificate directory and the -C
+ * directory; writes to the certificate directory, the -C directory and the folders that new keys or -m
  * create (for --renew-all and --renew-list: the tree). A command line the CLI refuses gets none, since it fails
  * before any access.
  */
@@ -72,10 +73,15 @@ export function denoPermissions(args: readonly string[], resolvConf = ''): strin
     const host = listen?.host ?? '::';
     if (listen) net.push(`${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${listen.port}`);
   }
-  if (options.caaCheck) net.push(...(options.dnsServer ? [withDnsPort(options.dnsServer)] : systemResolvers(resolvConf)));
+  // --dns-update asks the resolver too, and the zone's servers on the update server's port (the tests': itself).
+  if (options.caaCheck || options.dnsUpdate) net.push(...(options.dnsServer ? [withDnsPort(options.dnsServer)] : systemResolvers(resolvConf)));
+  if (options.dnsUpdate) net.push(withDnsPort(options.dnsUpdate));
   const files = options.renewAll || options.renewList !== undefined ? treeFiles(options) : setFiles(options);
   if (!files) return [];
-  if (!options.challengeType && !options.standalone && !options.standaloneTls) {
+  if (options.tsigKey) files.read.push(options.tsigKey);
+  // Without --dns-server, --dns-update reads its resolver from there.
+  if (options.dnsUpdate && !options.dnsServer) files.read.push('/etc/resolv.conf');
+  if (!options.challengeType && !options.standalone && !options.standaloneTls && !options.dnsUpdate) {
     files.read.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
     files.write.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
   }

@@ -46,6 +46,7 @@ runCommand({
     ...deno,
     createFetch: deno.createDenoFetch,
     caaResolver: deno.denoCaaResolver,
+    dnsUpdateResponder: async (options) => deno.dnsUpdateResponder(options),
     async listDirectory(path) {
       const names: string[] = [];
       for await (const entry of Deno.readDir(path)) names.push(entry.name);

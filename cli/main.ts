@@ -13,6 +13,7 @@ async function loadNodePlatform(): Promise<CliRunPlatform> {
     listDirectory: (path) => readdir(path),
     createFetch: node.createNodeFetch,
     caaResolver: nodeCaaResolver,
+    dnsUpdateResponder: async (options) => (await import('../adapters/node-dns-update.ts')).dnsUpdateResponder(options),
   };
 }
 

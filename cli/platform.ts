@@ -2,6 +2,7 @@
 // Deno). The cron run that finds nothing due uses only the first part; the rest is loaded when a certificate changes.
 
 import type { CaaResolver } from '../core/caa.ts';
+import type { DnsUpdateResponderOptions } from '../core/dns-update.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import type { StandaloneResponder } from '../adapters/_shared.ts';
 import type { CallerChallengeType, ListenAddress } from './args.ts';
@@ -50,6 +51,8 @@ export interface CliRunPlatform {
   callerResponder(type: CallerChallengeType): ChallengeResponder & { close(): void };
   /** CAA lookups (RFC 8659): the system's resolvers, or one DNS server given as "host:port". */
   caaResolver(server?: string): CaaResolver;
+  /** dns-01 by RFC 2136 updates (--dns-update), whose code loads only then. */
+  dnsUpdateResponder(options: DnsUpdateResponderOptions): Promise<ChallengeResponder>;
 }
 
 /** strerror(3)'s words for the errors a file operation meets, so that Node and Deno, which agree on codes only, say the same. */

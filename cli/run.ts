@@ -10,6 +10,7 @@ import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../co
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import { generateKey, type AcmeKey } from '../core/keys.ts';
 import type { Identifier } from '../core/names.ts';
+import { parseTsigKey, type TsigKey } from '../core/tsig-key.ts';
 import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
@@ -55,9 +56,24 @@ async function requireDirectory(platform: Platform, path: string, what: string, 
   if (!(await platform.isDirectory(path))) throw new Error(`Cannot use ${what} ${path}: it is not an existing directory (${flag})`);
 }
 
+/** --tsig-key's file, read and checked before any request, so a bad key is bad input that changes nothing. */
+function readTsigKey(platform: Platform, path: string): TsigKey {
+  const text = readText(platform, path, `TSIG key ${path}`);
+  if (text === undefined) throw new Error(`Cannot read TSIG key ${path}: it does not exist (tsig-keygen writes one)`);
+  try {
+    return parseTsigKey(text);
+  } catch (error) {
+    throw new Error(`Cannot use TSIG key ${path}: ${(error as Error).message}`);
+  }
+}
+
 /** The responder for the chosen way of answering; a standalone server starts listening here, so a taken port is bad input too. */
-export async function openResponder(platform: Platform, options: CliOptions, paths: CliPaths): Promise<ChallengeResponder & { close?: () => unknown }> {
+export async function openResponder(platform: Platform, options: CliOptions, paths: CliPaths, log: Log = () => {}): Promise<ChallengeResponder & { close?: () => unknown }> {
   if (options.challengeType) return platform.callerResponder(options.challengeType);
+  if (options.dnsUpdate) {
+    const key = options.tsigKey === undefined ? undefined : readTsigKey(platform, options.tsigKey);
+    return platform.dnsUpdateResponder({ server: options.dnsUpdate, ...(key && { key }), ...(options.dnsServer && { resolver: options.dnsServer }), onProgress: log });
+  }
   if (options.standalone) return platform.startStandaloneResponder(options.standalone);
   if (options.standaloneTls) return platform.startTlsAlpnResponder(options.standaloneTls);
   await requireDirectory(platform, paths.challengeDir, 'challenge directory', '-C');
@@ -126,7 +142,7 @@ async function issue({ options, identifiers, paths, plan, responder: shared }: R
   const domainFile = await readKeyFile(platform, paths.domainKey, 'domain key');
   requireKey(accountFile, options.createAccountKey, '-n');
   requireKey(domainFile, options.createDomainKey, '-N');
-  const responder: ChallengeResponder & { close?: () => unknown } = shared ?? (await openResponder(platform, options, paths));
+  const responder: ChallengeResponder & { close?: () => unknown } = shared ?? (await openResponder(platform, options, paths, log));
   try {
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
     // New keys stay in memory until the certificate is here, so a failed run leaves the disk as it was.

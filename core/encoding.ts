@@ -94,8 +94,8 @@ function base64Encode(bytes: Uint8Array): string {
   return encodeWithAlphabet(bytes, BASE64_ALPHABET, true);
 }
 
-/** Standard base64 as PEM bodies use it; whitespace is ignored, padding optional. */
-function base64Decode(text: string): Uint8Array<ArrayBuffer> {
+/** Standard base64 as PEM bodies and BIND's key files use it; whitespace is ignored, padding optional. */
+export function base64Decode(text: string): Uint8Array<ArrayBuffer> {
   return decodeWithAlphabet(text.replace(/\s+/g, '').replace(/=+$/, ''), BASE64_ALPHABET, 'base64');
 }
 

@@ -13,6 +13,8 @@ export interface PebbleOptions {
   env?: Record<string, string>;
   /** Turns on externalAccountBindingRequired with these key ids and base64url MAC keys. */
   eabKeys?: Record<string, string>;
+  /** The DNS server Pebble's VA asks ("127.0.0.1:PORT", e.g. a BIND of the test's own) instead of challtestsrv. */
+  dnsServer?: string;
 }
 
 export interface Pebble {
@@ -77,7 +79,8 @@ function startAndWait(command: string, args: string[], env: NodeJS.ProcessEnv, r
   });
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+/** SIGTERM to the child's PID, resolved once it has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
@@ -114,7 +117,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   try {
     children.push(await startAndWait('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dnsPort}`, '-management', `127.0.0.1:${challtestsrvPort}`,
       '-http01', '', '-https01', '', '-tlsalpn01', '', '-defaultIPv4', '127.0.0.1', '-defaultIPv6', ''], process.env, /Starting management server/, dir));
-    children.push(await startAndWait('pebble', ['-config', join(dir, 'pebble-config.json'), '-dnsserver', `127.0.0.1:${dnsPort}`],
+    children.push(await startAndWait('pebble', ['-config', join(dir, 'pebble-config.json'), '-dnsserver', options.dnsServer ?? `127.0.0.1:${dnsPort}`],
       { ...process.env, PEBBLE_VA_NOSLEEP: '1', ...options.env }, /ACME directory available at/, dir));
   } catch (error) {
     await stop();

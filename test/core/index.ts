@@ -18,3 +18,4 @@ import './path.test.ts';
 import './cli-renewal.test.ts';
 import './signer.test.ts';
 import './tls-alpn.test.ts';
+import './dns-message.test.ts';

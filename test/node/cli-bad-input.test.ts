@@ -14,15 +14,20 @@ const work = tempDir('acme-cli-bad-');
 const dir = work.dir;
 const p = (name: string) => join(dir, name);
 let directory: string;
+let dnsPort: string;
 
 before(async () => {
   directory = `https://127.0.0.1:${await freePort()}/dir`;
+  dnsPort = `127.0.0.1:${await freePort()}`;
   for (const sub of ['www', 'certs', 'keydir']) mkdirSync(p(sub));
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p('account.pem')]);
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p('domain.pem')]);
   execFileSync('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', p('ed25519.pem')]);
   execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-aes-128-cbc', '-pass', 'pass:x', '-out', p('encrypted.pem')]);
   writeFileSync(p('garbage.pem'), 'not a key\n');
+  // dnssec-keygen's form of an HMAC key, which is not the key clause that --tsig-key reads.
+  writeFileSync(p('dnssec.private'), 'Private-key-format: v1.3\nAlgorithm: 163 (HMAC_SHA256)\nKey: c2VjcmV0\nBits: AAA=\n');
+  writeFileSync(p('md5.key'), 'key "acme" {\n\talgorithm hmac-md5;\n\tsecret "c2VjcmV0";\n};\n');
   mkdirSync(p('certs-bad'));
   writeFileSync(p('certs-bad/cert.pem'), '-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n');
   chmodSync(p('certs-bad/cert.pem'), 0o444);
@@ -53,7 +58,23 @@ const CASES: [string, () => string[], RegExp][] = [
   ['a file that is no key', () => [...standard(), '-f', p('garbage.pem'), 'a.example'], /^Cannot use account key .*garbage\.pem: Cannot import key: found neither a PEM block nor a JSON Web Key$/],
   ['a damaged cert.pem', () => [...standard(), '-c', p('certs-bad'), 'a.example'], /^Cannot read .*certs-bad\/cert\.pem: Cannot parse certificate: /],
   ['an option after the names', () => [...standard(), 'a.example', '-F'], /^option -F comes after the domain names: options go first$/],
+  // --dns-update: the key file is read before any request; the server is a closed port, so a later failure would say so.
+  ['a missing TSIG key file', () => [...dnsUpdate(p('none.key')), 'a.example'], /^Cannot read TSIG key .*none\.key: it does not exist \(tsig-keygen writes one\)$/],
+  ['a TSIG key in another format', () => [...dnsUpdate(p('dnssec.private')), 'a.example'],
+    /^Cannot use TSIG key .*dnssec\.private: no key "NAME" \{ algorithm hmac-sha256; secret "BASE64"; \}; block, as tsig-keygen writes it$/],
+  ['a TSIG key of an unknown algorithm', () => [...dnsUpdate(p('md5.key')), 'a.example'],
+    /^Cannot use TSIG key .*md5\.key: key "acme" uses hmac-md5; use hmac-sha256 or hmac-sha512 \(RFC 8945\)$/],
+  ['--dns-update with -t', () => ['-t', 'dns-01', ...dnsUpdate(p('md5.key')), 'a.example'], /^-t and --dns-update both answer the challenges: give one$/],
+  ['--dns-update with --standalone', () => ['--standalone', '8080', ...dnsUpdate(p('md5.key')), 'a.example'], /^--standalone and --dns-update both answer the challenges: give one$/],
+  ['--dns-update with --standalone-tls', () => ['--standalone-tls', '8443', ...dnsUpdate(p('md5.key')), 'a.example'],
+    /^--standalone-tls and --dns-update both answer the challenges: give one$/],
+  ['--tsig-key without --dns-update', () => [...standard(), '--tsig-key', p('md5.key'), 'a.example'], /^--tsig-key signs the updates of --dns-update: give both$/],
 ];
+
+/** --dns-update to a closed port with this key file. */
+function dnsUpdate(key: string): string[] {
+  return [...standard(), '--dns-server', dnsPort, '--dns-update', dnsPort, '--tsig-key', key];
+}
 
 /** What each case printed in the runtime that ran first, so the others must print exactly the same. */
 const firstOutput = new Map<string, string>();

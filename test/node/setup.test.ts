@@ -42,7 +42,7 @@ function runSetup(machine: Machine): { code: number; stderr: string; calls: stri
   }
 }
 
-const MISSING = 'pebble chromium openssl';
+const MISSING = 'pebble chromium openssl bind9 bind9-dnsutils';
 
 test('setup: as root it runs apt-get itself (no sudo needed), then npm ci', () => {
   const { code, calls } = runSetup({ uid: 0, sudo: false });
@@ -68,7 +68,7 @@ test('setup: a user without sudo gets one line naming the packages and the comma
 });
 
 test('setup: with the packages there it needs neither root nor apt-get, only npm ci; one missing is the only one installed', () => {
-  const all = ['pebble', 'pebble-challtestsrv', 'chromium', 'openssl'];
+  const all = ['pebble', 'pebble-challtestsrv', 'chromium', 'openssl', 'named', 'dig'];
   assert.deepEqual(runSetup({ uid: 1000, sudo: false, installed: all }).calls, ['npm ci --no-audit --no-fund']);
   assert.deepEqual(runSetup({ uid: 0, sudo: false, installed: all.filter((name) => name !== 'pebble-challtestsrv') }).calls,
     ['apt-get update -qq', 'apt-get install -y -qq pebble', 'npm ci --no-audit --no-fund']);
