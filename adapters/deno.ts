@@ -1,7 +1,8 @@
 /**
  * Deno's side of what the ACME core needs from a platform, on Deno's built-ins only: atomic files with the right
- * modes, keys kept on disk, http-01 responders (a webroot folder, or a server on `Deno.serve`), dns-01 through a
- * callback or RFC 2136 updates, acme-client(1)'s -t line protocol on stdin and stdout, CAA lookups and a fetch with a User-Agent.
+ * modes, keys kept on disk, http-01 responders (a webroot folder, or a server on `Deno.serve`), a tls-alpn-01 server,
+ * dns-01 through a callback or RFC 2136 updates, acme-client(1)'s -t line protocol on stdin and stdout, CAA lookups
+ * and a fetch with a User-Agent.
  *
  * @example Issue a certificate with dns-01 answered through a DNS provider's HTTP API
  * ```ts
@@ -40,6 +41,7 @@ import {
   type StandaloneResponder,
 } from './_shared.ts';
 
+export { startTlsAlpnResponder } from './deno-tls-alpn.ts';
 export {
   CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, dnsResponder, type CallerResponder,
   type DnsRecordApi, type StandaloneResponder,
@@ -315,25 +317,6 @@ export function startStandaloneResponder(address: { host?: string; port: number 
     cleanup: answers.cleanup,
     close: () => server.shutdown(),
   });
-}
-
-/**
- * tls-alpn-01 (RFC 8737) cannot be answered from Deno: its TLS library (rustls, with webpki) refuses a certificate
- * that carries an extension it does not know marked critical, and RFC 8737 §3 requires the acmeIdentifier extension
- * to be critical (Pebble and Boulder check that it is). Deno.listenTls fails with "UnsupportedCriticalExtension",
- * and node:tls in Deno ends every handshake with "unsupported protocol". So this rejects, naming the ways that work
- * in Deno, before the caller writes anything or asks the CA for anything.
- *
- * @example
- * ```ts
- * import { startTlsAlpnResponder } from "@acmets/acme-client/deno";
- * await startTlsAlpnResponder({ port: 443 }).catch((error) => console.error(error.message));
- * ```
- */
-export function startTlsAlpnResponder(address: { host?: string; port: number }): Promise<StandaloneResponder> {
-  return Promise.reject(new Error(`Cannot answer tls-alpn-01 on ${address.host ?? '*'}:${address.port} in Deno ${Deno.version.deno}: Deno's TLS (rustls) `
-    + 'refuses the critical acmeIdentifier extension that RFC 8737 §3 requires in the certificate; run acme-client in Node, or use --standalone '
-    + '(http-01) or -t dns-01'));
 }
 
 /**

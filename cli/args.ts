@@ -90,7 +90,7 @@ export const HELP = `${USAGE}
   --eab-kid ID --eab-hmac-key KEY   external account binding
   --preferred-chain CN      pick the chain whose root has this issuer CN
   --standalone [ADDR:]PORT  answer http-01 with a built-in server
-  --standalone-tls [ADDR:]PORT  answer tls-alpn-01 with a built-in TLS server (Node only)
+  --standalone-tls [ADDR:]PORT  answer tls-alpn-01 with a built-in TLS server
   --profile NAME            certificate profile the CA lists (Let's Encrypt: classic, tlsserver, shortlived)
   --no-caa-check            skip the CAA record check before ordering
   --dns-server ADDR[:PORT]  DNS server for the CAA check and --dns-update's lookups (default: the system's)

@@ -186,9 +186,13 @@ function ecdsaDerFromRaw(signature: Uint8Array): Uint8Array<ArrayBuffer> {
   return encodeDer(derSequence(derUnsignedInteger(signature.subarray(0, half)), derUnsignedInteger(signature.subarray(half))));
 }
 
+/** The key's signature over `data` as X.509 and TLS carry it: RSASSA-PKCS1-v1_5 as it is, ECDSA as an Ecdsa-Sig-Value. */
+export async function derSignature(key: AcmeKey, data: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+  const signature = await sign(key, data);
+  return key.algorithm === 'RS256' ? signature : ecdsaDerFromRaw(signature);
+}
+
 /** SEQUENCE { toBeSigned, signatureAlgorithm, signature BIT STRING }: the shape of a CSR (RFC 2986 §4) and a certificate (RFC 5280 §4.1). */
 export async function signedDer(key: AcmeKey, toBeSigned: DerNode): Promise<Uint8Array<ArrayBuffer>> {
-  const signature = await sign(key, encodeDer(toBeSigned));
-  const signatureValue = key.algorithm === 'RS256' ? signature : ecdsaDerFromRaw(signature);
-  return encodeDer(derSequence(toBeSigned, derSignatureAlgorithm(key), derBitString(signatureValue)));
+  return encodeDer(derSequence(toBeSigned, derSignatureAlgorithm(key), derBitString(await derSignature(key, encodeDer(toBeSigned)))));
 }
