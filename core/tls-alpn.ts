@@ -77,7 +77,7 @@ function derTime(date: Date): DerNode {
  * ```
  */
 export async function createTlsAlpnCertificate(
-  task: Pick<ChallengeTask, 'identifier' | 'keyAuthorization'>, key: AcmeKey, now = new Date(),
+  task: Pick<ChallengeTask, 'identifier' | 'keyAuthorization'>, key: AcmeKey, now: Date = new Date(),
 ): Promise<Uint8Array<ArrayBuffer>> {
   const digest = await (await defaultEngine()).digest('SHA-256', utf8Encode(task.keyAuthorization));
   const serial = crypto.getRandomValues(new Uint8Array(SERIAL_LENGTH));
