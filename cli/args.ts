@@ -301,6 +301,8 @@ function checkCombinations(options: CliOptions): void {
   const answering = [[options.challengeType, '-t'], [options.standalone, '--standalone'], [options.standaloneTls, '--standalone-tls'], [options.dnsUpdate, '--dns-update']] as const;
   const given = answering.filter(([value]) => value !== undefined).map(([, flag]) => flag);
   if (given.length > 1) throw new TypeError(`${given[0]} and ${given[1]} both answer the challenges: give one`);
+  const wildcard = options.standaloneTls && options.names.find((name) => name.trim().startsWith('*.'));
+  if (wildcard) throw new RangeError(`--standalone-tls cannot answer for ${wildcard}: CAs offer no tls-alpn-01 for a wildcard (RFC 8737 §3); use -t dns-01 or --dns-update`);
   if (options.tsigKey !== undefined && options.dnsUpdate === undefined) throw new TypeError('--tsig-key signs the updates of --dns-update: give both');
   const many = options.renewAll ? '--renew-all' : options.renewList !== undefined ? '--renew-list' : undefined;
   if (!many) {

@@ -68,6 +68,11 @@ const CASES: [string, () => string[], RegExp][] = [
   ['--dns-update with --standalone', () => ['--standalone', '8080', ...dnsUpdate(p('md5.key')), 'a.example'], /^--standalone and --dns-update both answer the challenges: give one$/],
   ['--dns-update with --standalone-tls', () => ['--standalone-tls', '8443', ...dnsUpdate(p('md5.key')), 'a.example'],
     /^--standalone-tls and --dns-update both answer the challenges: give one$/],
+  ['--standalone-tls with -t', () => ['-t', 'http-01', '--standalone-tls', '8443', ...standard(), 'a.example'], /^-t and --standalone-tls both answer the challenges: give one$/],
+  ['--standalone-tls with --standalone', () => ['--standalone', '8080', '--standalone-tls', '8443', ...standard(), 'a.example'],
+    /^--standalone and --standalone-tls both answer the challenges: give one$/],
+  ['--standalone-tls for a wildcard', () => ['--standalone-tls', '8443', ...standard(), 'a.example', '*.a.example'],
+    /^--standalone-tls cannot answer for \*\.a\.example: CAs offer no tls-alpn-01 for a wildcard \(RFC 8737 §3\); use -t dns-01 or --dns-update$/],
   ['--tsig-key without --dns-update', () => [...standard(), '--tsig-key', p('md5.key'), 'a.example'], /^--tsig-key signs the updates of --dns-update: give both$/],
 ];
 
