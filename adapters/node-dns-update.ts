@@ -17,7 +17,7 @@ const TRUNCATED = 0x02;
 const reasonOf = (error: NodeJS.ErrnoException) => error.code ?? error.message;
 const idOf = (message: Uint8Array) => (message[0]! << 8) | message[1]!;
 
-/** One datagram out; the answer is the first datagram from the server with the query's ID (RFC 5452 §4), or undefined. */
+/** One datagram out; the answer is the first datagram from the server with the query's ID (RFC 5452 §4), or undefined when none comes. */
 function overUdp(server: DnsServer, message: Uint8Array): Promise<Uint8Array | undefined> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(server.host.includes(':') ? 'udp6' : 'udp4');
@@ -28,11 +28,12 @@ function overUdp(server: DnsServer, message: Uint8Array): Promise<Uint8Array | u
     };
     const timer = setTimeout(() => finish(() => resolve(undefined)), UDP_TIMEOUT);
     socket.on('error', (error) => finish(() => reject(new Error(reasonOf(error)))));
-    socket.on('message', (answer, from) => {
-      if (from.address !== server.host || from.port !== server.port || answer.length < 12 || idOf(answer) !== idOf(message)) return;
+    socket.on('message', (answer) => {
+      if (answer.length < 12 || idOf(answer) !== idOf(message)) return;
       finish(() => resolve(new Uint8Array(answer)));
     });
-    socket.send(message, server.port, server.host);
+    // Connected, the socket takes datagrams from the server alone, and hears of a closed port at once (ECONNREFUSED).
+    socket.connect(server.port, server.host, () => socket.send(message));
   });
 }
 

@@ -35,6 +35,12 @@ export interface DnsUpdateResponderOptions {
   onProgress?: (line: string) => void;
 }
 
+/** One NS record of a zone: the server's name, and the addresses it is asked at. */
+interface NameServer {
+  host: string;
+  addresses: DnsServer[];
+}
+
 /** What present() added, so that cleanup() deletes that record and nothing else. */
 interface AddedRecord {
   zone: string;
@@ -112,17 +118,34 @@ export function dnsUpdateResponder(options: DnsUpdateResponderOptions & { resolv
     throw new Error(`Cannot find the zone of ${name}: ${describeDnsServer(resolver)} gives no SOA record for it or any parent`);
   }
 
-  /** Every address of every NS record of the zone, named for messages. */
-  async function authoritativeServers(zone: string): Promise<{ label: string; server: DnsServer }[]> {
+  /** The zone's name servers (its NS records), each with its addresses, asked on the primary's port. */
+  async function authoritativeServers(zone: string): Promise<NameServer[]> {
     const hosts = (await lookup(zone, 'NS')).answers.filter((record) => record.type === 'NS' && sameName(record.name, zone)).map((record) => String(record.data));
     if (hosts.length === 0) throw new Error(`Cannot check zone ${zone}: ${describeDnsServer(resolver)} gives no NS records for it`);
-    const servers = await Promise.all(hosts.map(async (host) => {
+    return Promise.all(hosts.map(async (host) => {
       const answers = await Promise.all((['A', 'AAAA'] as const).map(async (type) => (await lookup(host, type)).answers.filter((record) => record.type === type)));
-      const addresses = answers.flat().map((record) => String(record.data));
+      const addresses = answers.flat().map((record): DnsServer => ({ host: String(record.data), port: primary.port }));
       if (addresses.length === 0) throw new Error(`Cannot check zone ${zone}: its name server ${host} has no address at ${describeDnsServer(resolver)}`);
-      return addresses.map((address) => ({ label: `${host} (${address})`, server: { host: address, port: primary.port } }));
+      return { host, addresses };
     }));
-    return servers.flat();
+  }
+
+  /**
+   * Why `server` does not serve the record yet, or undefined once it does. A server counts as serving it when every
+   * address that answers has it and one does: an address this host cannot reach (IPv6 on an IPv4-only host, say)
+   * does not hold the wait up while another address of the same server answers.
+   */
+  async function notServing(server: NameServer, record: AddedRecord): Promise<string | undefined> {
+    const outcomes = await Promise.all(server.addresses.map(async (address) => {
+      try {
+        const answer = await ask(address, record.name, 'TXT', false);
+        return { address, has: txtValues(answer.answers, record.name).includes(record.value), reason: `answers ${answer.rcode} without it` };
+      } catch (error) {
+        return { address, has: undefined, reason: (error as Error).message };
+      }
+    }));
+    if (outcomes.some((outcome) => outcome.has) && !outcomes.some((outcome) => outcome.has === false)) return undefined;
+    return outcomes.filter((outcome) => !outcome.has).map((outcome) => `${server.host} (${outcome.address.host}): ${outcome.reason}`).join('; ');
   }
 
   /** Sends one update and fails with the server, the zone and the response code (TSIG's error too) when it is refused. */
@@ -160,22 +183,14 @@ export function dnsUpdateResponder(options: DnsUpdateResponderOptions & { resolv
     let pending = await authoritativeServers(record.zone);
     const total = pending.length;
     for (let pause = FIRST_PAUSE; ; pause = Math.min(pause * 2, PAUSE_CAP)) {
-      const reasons = await Promise.all(pending.map(async ({ server }) => {
-        try {
-          const answer = await ask(server, record.name, 'TXT', false);
-          return txtValues(answer.answers, record.name).includes(record.value) ? undefined : `answers ${answer.rcode} without it`;
-        } catch (error) {
-          return (error as Error).message;
-        }
-      }));
-      const missing = pending.map((entry, index) => ({ ...entry, reason: reasons[index] })).filter((entry) => entry.reason !== undefined);
+      const reasons = await Promise.all(pending.map((server) => notServing(server, record)));
+      const missing = pending.filter((_, index) => reasons[index] !== undefined);
       if (missing.length === 0) {
         log(`${record.name}: every authoritative server of zone ${record.zone} (${total}) answers with the new TXT record`);
         return;
       }
       if (Date.now() + pause > deadline) {
-        throw new Error(`TXT record ${record.name} in zone ${record.zone} is not served within ${timeout / 1000} s by `
-          + missing.map((entry) => `${entry.label}: ${entry.reason}`).join('; '));
+        throw new Error(`TXT record ${record.name} in zone ${record.zone} is not served within ${timeout / 1000} s by ${reasons.filter(Boolean).join('; ')}`);
       }
       pending = missing;
       await sleep(pause);

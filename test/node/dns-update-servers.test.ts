@@ -22,6 +22,8 @@ before(async () => {
     { name: 'notify.test', records: SECOND_SERVER, updatePolicy: ['grant acme-key zonesub TXT;'], notify: `::1 port ${port}` },
     // stale.test: ::1 serves a copy of its own that no update reaches.
     { name: 'stale.test', records: SECOND_SERVER, updatePolicy: ['grant acme-key zonesub TXT;'] },
+    // unreachable.test: its one name server has a second address where nothing listens (as IPv6 is for an IPv4-only host).
+    { name: 'unreachable.test', records: ['ns IN A 127.0.0.3'], updatePolicy: ['grant acme-key zonesub TXT;'] },
   ], KEY, { port });
   secondary = await startBind([
     { name: 'notify.test', primary: `127.0.0.1 port ${port}` },
@@ -45,6 +47,16 @@ test('the responder resolves once both authoritative servers serve the record, t
   assert.match(lines.join('\n'), /every authoritative server of zone notify\.test \(2\) answers with the new TXT record/);
   await responder.cleanup(challenge);
   assert.deepEqual(primary.txt('_acme-challenge.notify.test'), []);
+});
+
+test('an address that cannot be reached does not hold up the wait while another address of that server answers', async () => {
+  const lines: string[] = [];
+  const responder = dnsUpdateResponder({ server: primary.address, resolver: primary.address, key: parseTsigKey(KEY), onProgress: (line) => lines.push(line) });
+  const challenge = task('unreachable.test', 'one-address');
+  await responder.present(challenge);
+  assert.match(lines.join('\n'), /every authoritative server of zone unreachable\.test \(1\) answers with the new TXT record/);
+  await responder.cleanup(challenge);
+  assert.deepEqual(primary.txt('_acme-challenge.unreachable.test'), []);
 });
 
 test('a server that never serves the record fails the wait at its bound, naming it; the record is deleted all the same', async () => {
