@@ -60,6 +60,28 @@ export const KEY_DIR_MODE = 0o700;
 export const PUBLIC_DIR_MODE = 0o755;
 
 /**
+ * A fetch with a pool of connections of its own, which close() ends: a run that talks to a CA for many
+ * certificates opens a few connections, reuses them, and leaves none behind to use up its file descriptors.
+ *
+ * @example
+ * ```ts
+ * import { AcmeClient, generateKey } from "@acmets/acme-client";
+ * import { createDenoFetch } from "@acmets/acme-client/deno";
+ * const fetch = createDenoFetch("my-renewer/1.0");
+ * try {
+ *   const client = await AcmeClient.create("https://acme-staging-v02.api.letsencrypt.org/directory", { accountKey: await generateKey("ec256"), fetch });
+ *   console.log(client.directory.meta.termsOfService);
+ * } finally {
+ *   fetch.close();
+ * }
+ * ```
+ */
+export type ClosingFetch = typeof fetch & {
+  /** Closes every connection, idle or not; a request after it opens new ones. */
+  close(): void;
+};
+
+/**
  * RFC 8555 §8.3: http-01 answers at this path plus the token.
  *
  * @example

@@ -38,13 +38,13 @@ import { cnameChainEnd, parseDnsServer } from '../core/_dns.ts';
 import { basenamePath, dirnamePath, joinPath } from './_path.ts';
 import {
   KEY_DIR_MODE, KEY_FILE_MODE, http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder,
-  type StandaloneResponder,
+  type ClosingFetch, type StandaloneResponder,
 } from './_shared.ts';
 
 export { startTlsAlpnResponder } from './deno-tls-alpn.ts';
 export {
   CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, dnsResponder, type CallerResponder,
-  type DnsRecordApi, type StandaloneResponder,
+  type ClosingFetch, type DnsRecordApi, type StandaloneResponder,
 } from './_shared.ts';
 export { dnsUpdateResponder, parseTsigKey, type DnsUpdateResponderOptions, type TsigAlgorithm, type TsigKey } from './deno-dns-update.ts';
 
@@ -241,8 +241,9 @@ function codedBody(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>
 }
 
 /**
- * Deno's fetch with a User-Agent on every request (RFC 8555 §6.1) and one-line failure reasons. TLS is verified
- * against Deno's trust store, plus `DENO_CERT` or `--cert` for a private CA.
+ * Deno's fetch with a User-Agent on every request (RFC 8555 §6.1), one-line failure reasons, and a connection pool
+ * of its own that close() ends. TLS is verified against Deno's trust store, plus `DENO_CERT` or `--cert` for a
+ * private CA.
  *
  * @example
  * ```ts
@@ -254,19 +255,22 @@ function codedBody(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>
  * });
  * ```
  */
-export function createDenoFetch(userAgent: string): typeof fetch {
-  return async (input: RequestInfo | URL, init: RequestInit = {}) => {
+export function createDenoFetch(userAgent: string): ClosingFetch {
+  const client = Deno.createHttpClient({});
+  const pooled = async (input: RequestInfo | URL, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     if (!headers.has('user-agent')) headers.set('user-agent', userAgent);
     let response: Response;
     try {
-      response = await fetch(input, { ...init, headers });
+      const pooledInit: RequestInit & { client: Deno.HttpClient } = { ...init, headers, client };
+      response = await fetch(input, pooledInit);
     } catch (error) {
       throw fetchFailure(error);
     }
     if (!response.body) return response;
     return new Response(codedBody(response.body), { status: response.status, statusText: response.statusText, headers: response.headers });
   };
+  return Object.assign(pooled, { close: () => client.close() });
 }
 
 /**

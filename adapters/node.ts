@@ -12,11 +12,12 @@ import type { Readable, Writable } from 'node:stream';
 import type { ChallengeTask } from '../core/client.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { listenOn } from './_node-listen.ts';
-import { http01Answers, lineProtocolResponder, webrootResponderOver, type CallerResponder, type StandaloneResponder } from './_shared.ts';
+import { http01Answers, lineProtocolResponder, webrootResponderOver, type CallerResponder, type ClosingFetch, type StandaloneResponder } from './_shared.ts';
 
 export { startTlsAlpnResponder } from './node-tls-alpn.ts';
 export {
-  CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder, type StandaloneResponder,
+  CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder, type ClosingFetch,
+  type StandaloneResponder,
 } from './_shared.ts';
 
 const MAX_REDIRECTS = 5;
@@ -87,9 +88,9 @@ function refusal(message: string, code: string): TypeError {
  * one (measured with bench/issuance.ts). So the responses are the part of Response that the core reads: status,
  * statusText, headers (get, has, iteration) and a streamed body, which keeps the core's size bound working. TLS is verified as fetch verifies it, against Node's
  * roots plus NODE_EXTRA_CA_CERTS; `redirect: "error"` is honoured (signed POSTs, RFC 8555 §6.4); every request
- * carries a User-Agent (RFC 8555 §6.1).
+ * carries a User-Agent (RFC 8555 §6.1). Its keep-alive connections stay open for the next request until close().
  */
-export function createNodeFetch(userAgent: string): typeof fetch {
+export function createNodeFetch(userAgent: string): ClosingFetch {
   const agents = { 'https:': new HttpsAgent({ keepAlive: true }), 'http:': new HttpAgent({ keepAlive: true }) };
   const once = (url: URL, init: RequestInit): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
@@ -103,7 +104,7 @@ export function createNodeFetch(userAgent: string): typeof fetch {
       request.on('error', reject);
       request.end(init.body ?? undefined);
     });
-  return (async (input: string | URL | { url: string }, init: RequestInit = {}) => {
+  const fetch = async (input: string | URL | { url: string }, init: RequestInit = {}) => {
     let url = new URL(typeof input === 'object' && 'url' in input ? input.url : input);
     for (let redirects = 0; ; redirects++) {
       const message = await once(url, init);
@@ -121,7 +122,9 @@ export function createNodeFetch(userAgent: string): typeof fetch {
       if (!hasBody) message.resume();
       return { status, statusText: message.statusMessage ?? '', ok: status >= 200 && status < 300, headers: new ResponseHeaders(message.rawHeaders), body: hasBody ? streamOf(message) : null };
     }
-  }) as unknown as typeof fetch;
+  };
+  const close = () => Object.values(agents).forEach((agent) => agent.destroy());
+  return Object.assign(fetch, { close }) as unknown as ClosingFetch;
 }
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';

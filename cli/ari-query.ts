@@ -1,32 +1,17 @@
-// Asking the CA for a certificate's renewal window (RFC 9773 §4.1) and keeping its answer in renewal-info.json, and the
-// fetch and trace of every request to the CA. Loaded by dynamic import: only a run whose kept answer is stale, or one
-// that talks to the CA anyway, needs it.
+// Asking the CA for a certificate's renewal window (RFC 9773 §4.1) and keeping its answer in renewal-info.json. Loaded
+// by dynamic import: only a run whose kept answer is stale, or one that talks to the CA anyway, needs it.
 
 import type { CertificateSummary } from '../core/_der-lite.ts';
 import { checkRenewal } from '../core/ari.ts';
-import { fetchDirectory } from '../core/client.ts';
-import { Transport, type TransportOptions } from '../core/http.ts';
 import type { CliOptions } from './args.ts';
-import { directoryUrlOf } from './defaults.ts';
+import type { CaSession } from './ca-session.ts';
 import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
 import { formatRenewalState, nextDailyRun, serialOf, type RenewalState } from './renewal-info.ts';
-import { userAgent } from './version.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
 
 /** Public facts about a public certificate. */
 const STATE_FILE_MODE = 0o644;
-
-/**
- * How every request to the CA goes out: with acme-client's User-Agent (RFC 8555 §6.1), retried within --retry-time,
- * traced on stderr under -vv.
- */
-export function caConnection(platform: Platform, options: CliOptions): TransportOptions {
-  const connection: TransportOptions = { fetch: platform.createFetch(userAgent(platform.runtime)) };
-  if (options.retryTime !== undefined) connection.retry = { budgetMs: options.retryTime * 1000 };
-  if (options.verbosity >= 2) connection.trace = (line) => platform.writeStderr(`acme-client: ${line}\n`);
-  return connection;
-}
 
 /** Writes renewal-info.json; a failure costs only a request on the next run, so it warns instead of failing the run. */
 export async function saveRenewalState(platform: Platform, file: string, state: RenewalState): Promise<void> {
@@ -41,18 +26,18 @@ export async function saveRenewalState(platform: Platform, file: string, state: 
  * Asks the issuing CA, at the renewalInfo URL that `known` recorded for this certificate, or else at the one the
  * directory of the CA in use lists, and saves the answer. When the CA cannot answer, the lifetime rule decides
  * (§4.3) and the next question waits for its Retry-After, or six hours; a directory that cannot be read is not
- * saved, so the next run asks again. Nothing here fails the run: -v says what went wrong.
+ * saved, so the next run asks again. Nothing here fails the run: -v says what went wrong. The run's other sets share
+ * the session's directory and connections.
  */
 export async function askRenewalInfo(
-  platform: Platform, options: CliOptions, cert: CertificateSummary, known: RenewalState | undefined, file: string, now: Date,
+  platform: Platform, options: CliOptions, session: CaSession, cert: CertificateSummary, known: RenewalState | undefined, file: string, now: Date,
 ): Promise<RenewalState> {
   const log = (line: string) => options.verbosity && platform.writeStderr(`acme-client: ${line}\n`);
-  const transport = new Transport(caConnection(platform, options));
   const serial = serialOf(cert);
   let renewalInfo = known?.serial === serial ? known.renewalInfo : undefined;
   if (renewalInfo === undefined) {
     try {
-      renewalInfo = (await fetchDirectory(directoryUrlOf(options), transport)).renewalInfo ?? null;
+      renewalInfo = (await session.directory()).renewalInfo ?? null;
     } catch (error) {
       log(`cannot ask the CA for its renewal window (${(error as Error).message}); deciding by the certificate's lifetime`);
       return { serial, renewalInfo: null };
@@ -61,7 +46,7 @@ export async function askRenewalInfo(
   if (!cert.authorityKeyIdentifier?.length) renewalInfo = null;
   const state: RenewalState = { serial, renewalInfo };
   if (renewalInfo !== null) {
-    const check = await checkRenewal({ cert, now, renewalInfoUrl: renewalInfo, transport, nextRun: nextDailyRun(now) });
+    const check = await checkRenewal({ cert, now, renewalInfoUrl: renewalInfo, transport: session.transport, nextRun: nextDailyRun(now) });
     if (check.renewalInfo) state.suggestedWindow = check.renewalInfo.suggestedWindow;
     if (check.explanationURL) state.explanationURL = check.explanationURL;
     if (check.nextCheck) state.nextCheck = check.nextCheck;

@@ -9,6 +9,7 @@ import { pemDecodeAll } from '../core/encoding.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import { HELP, parseArgs, type CliOptions } from './args.ts';
+import type { CaSession } from './ca-session.ts';
 import { resolvePaths, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun, type Plan } from './plan.ts';
 import { readText, type CliPlatform } from './platform.ts';
@@ -43,20 +44,48 @@ async function main(platform: CliPlatform): Promise<number> {
     return renewMany(platform, options);
   }
   const identifiers = normalizeIdentifiers(options.names);
-  return (await processSet(platform, options, identifiers, resolvePaths(options, identifiers[0]!.value))).code;
+  const session = caSessionOnFirstUse(platform, options);
+  try {
+    return (await processSet(platform, options, identifiers, resolvePaths(options, identifiers[0]!.value), { session: session.get })).code;
+  } finally {
+    await session.close();
+  }
 }
 
-/**
- * One domain set, from its files to its exit status: the plan, the CA's renewal window, and the run when a
- * certificate changes. `responder` is one that several sets share (--renew-all); the set then leaves it open.
- */
+/** A resource that its first user opens, so that a run where nothing is due opens and loads nothing; close() ends it if opened. */
+export function openedOnFirstUse<T extends { close?(): unknown }>(open: () => Promise<T>): { get(): Promise<T>; close(): Promise<void> } {
+  let opened: Promise<T> | undefined;
+  return {
+    get: () => (opened ??= open()),
+    async close() {
+      if (opened) await (await opened.catch(() => undefined))?.close?.();
+    },
+  };
+}
+
+/** The run's session with its CA (cli/ca-session.ts), which every set of the run shares. */
+export function caSessionOnFirstUse(platform: CliPlatform, options: CliOptions): { get(): Promise<CaSession>; close(): Promise<void> } {
+  return openedOnFirstUse(async () => {
+    const [{ CaSession }, runPlatform] = await Promise.all([import('./ca-session.ts'), platform.load()]);
+    return new CaSession({ ...platform, ...runPlatform }, options);
+  });
+}
+
+/** What the sets of one run share: the CA session, opened by the first set that talks to the CA, and for several sets one http-01 responder. */
+export interface RunShared {
+  session(): Promise<CaSession>;
+  /** One that several sets share (--renew-all); each set leaves it open. */
+  responder?: ChallengeResponder;
+}
+
+/** One domain set, from its files to its exit status: the plan, the CA's renewal window, and the run when a certificate changes. */
 export async function processSet(
-  platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, responder?: ChallengeResponder,
+  platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, shared: RunShared,
 ): Promise<{ code: number; plan: Plan }> {
   const now = new Date();
   const existing = readCurrentCertificate(platform, paths.cert);
   let plan = planRun(options, identifiers, existing, paths.cert, now);
-  if (existing) plan = await scheduleRenewal(platform, options, existing, paths, plan, now);
+  if (existing) plan = await scheduleRenewal(platform, options, existing, paths, plan, now, shared.session);
   if (plan.action === 'unchanged') {
     if (options.verbosity) {
       platform.writeStderr(`acme-client: ${paths.cert} is valid until ${plan.notAfter.toISOString()}; renewal is due from ${plan.renewAt.toISOString()}`
@@ -65,7 +94,7 @@ export async function processSet(
     return { code: EXIT_UNCHANGED, plan };
   }
   const [{ run }, runPlatform] = await Promise.all([import('./run.ts'), platform.load()]);
-  return { code: await run({ options, identifiers, paths, plan, ...(responder && { responder }) }, { ...platform, ...runPlatform }), plan };
+  return { code: await run({ options, identifiers, paths, plan, shared }, { ...platform, ...runPlatform }), plan };
 }
 
 /** A failure as one line, as cron mails and log scrapers expect; the message already names the file, name or problem. */

@@ -4,7 +4,7 @@
 import type { CaaResolver } from '../core/caa.ts';
 import type { DnsUpdateResponderOptions } from '../core/dns-update.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
-import type { StandaloneResponder } from '../adapters/_shared.ts';
+import type { ClosingFetch, StandaloneResponder } from '../adapters/_shared.ts';
 import type { CallerChallengeType, ListenAddress } from './args.ts';
 
 export interface CliPlatform {
@@ -40,8 +40,8 @@ export interface CliRunPlatform {
   /** Temporary file in the same folder, fsync, rename: a crash leaves the old file or the new one, never part of one. */
   writeFileAtomic(path: string, data: string, mode: number): Promise<void>;
   removeFileIfExists(path: string): Promise<boolean>;
-  /** A fetch that verifies TLS against the runtime's trust store and sends this User-Agent. */
-  createFetch(userAgent: string): typeof fetch;
+  /** A fetch that verifies TLS against the runtime's trust store, sends this User-Agent, and keeps its connections until close(). */
+  createFetch(userAgent: string): ClosingFetch;
   webrootResponder(dir: string): ChallengeResponder;
   /** Rejects with "Cannot listen on HOST:PORT for http-01: …" when it cannot listen. */
   startStandaloneResponder(address: ListenAddress): Promise<StandaloneResponder>;

@@ -6,7 +6,7 @@ import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
 import { joinPath } from '../adapters/_path.ts';
 import { DEFAULT_JOBS, type CliOptions } from './args.ts';
-import { failureLine, processSet, readCurrentCertificate } from './command.ts';
+import { caSessionOnFirstUse, failureLine, openedOnFirstUse, processSet, readCurrentCertificate, type RunShared } from './command.ts';
 import { DEFAULT_CERT_DIR, resolvePaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED } from './plan.ts';
 import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
@@ -74,18 +74,15 @@ async function setsInTree(platform: CliPlatform & CliRunPlatform, tree: string):
  * first set needs it, so a run where nothing is due binds no port.
  */
 function sharedResponder(platform: CliPlatform, options: CliOptions, tree: string): ChallengeResponder & { close(): Promise<void> } {
-  let opened: Promise<ChallengeResponder & { close?: () => unknown }> | undefined;
-  const open = () => (opened ??= (async () => {
+  const responder = openedOnFirstUse(async () => {
     const [{ openResponder }, runPlatform] = await Promise.all([import('./run.ts'), platform.load()]);
     return openResponder({ ...platform, ...runPlatform }, options, resolvePaths(options, '', tree));
-  })());
+  });
   return {
     types: ['http-01'],
-    present: async (task) => (await open()).present(task),
-    cleanup: async (task) => (await open()).cleanup(task),
-    async close() {
-      if (opened) await (await opened.catch(() => undefined))?.close?.();
-    },
+    present: async (task) => (await responder.get()).present(task),
+    cleanup: async (task) => (await responder.get()).cleanup(task),
+    close: responder.close,
   };
 }
 
@@ -96,7 +93,7 @@ interface SetResult {
   error?: unknown;
 }
 
-async function renewSet(platform: CliPlatform, options: CliOptions, set: DomainSet, tree: string, responder: ChallengeResponder): Promise<SetResult> {
+async function renewSet(platform: CliPlatform, options: CliOptions, set: DomainSet, tree: string, shared: RunShared): Promise<SetResult> {
   // Its -v lines and warnings name the set, since several run at once.
   const prefixed: CliPlatform = { ...platform, writeStderr: (text) => platform.writeStderr(text.replace(/^acme-client: /gm, `acme-client: ${set.label}: `)) };
   try {
@@ -104,7 +101,7 @@ async function renewSet(platform: CliPlatform, options: CliOptions, set: DomainS
     const identifiers = normalizeIdentifiers(set.names);
     const setOptions: CliOptions = { ...options, multiple: true, names: set.names };
     const paths = resolvePaths(setOptions, identifiers[0]!.value, tree);
-    const { code, plan } = await processSet(prefixed, setOptions, identifiers, paths, responder);
+    const { code, plan } = await processSet(prefixed, setOptions, identifiers, paths, shared);
     if (plan.action === 'unchanged') return { code, line: `${set.label}: unchanged (due ${plan.renewAt.toISOString()})` };
     const issued = readCurrentCertificate(platform, paths.cert)!;
     return { code, line: `${set.label}: ${plan.action === 'issue' ? 'issued' : 'renewed'} (serial ${serialOf(issued)}, expires ${issued.notAfter.toISOString()})` };
@@ -126,14 +123,16 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
     if (sets.length === 0) throw new Error(`Cannot renew: no certificate under ${tree} (looked for ${joinPath(tree, 'DOMAIN', 'cert.pem')})`);
   }
 
+  // One responder, and one session with the CA: its connections, its directory, and one account per account key.
   const responder = sharedResponder(platform, options, tree);
+  const session = caSessionOnFirstUse(platform, options);
   const results: (SetResult | undefined)[] = sets.map(() => undefined);
   let printed = 0;
   let next = 0;
   const worker = async () => {
     while (next < sets.length) {
       const index = next++;
-      results[index] = await renewSet(platform, options, sets[index]!, tree, responder);
+      results[index] = await renewSet(platform, options, sets[index]!, tree, { session: session.get, responder });
       // In the order found, each line as soon as those before it are out.
       for (; printed < results.length && results[printed]; printed++) platform.writeStdout(`${results[printed]!.line}\n`);
     }
@@ -141,7 +140,7 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
   try {
     await Promise.all(Array.from({ length: Math.min(options.jobs ?? DEFAULT_JOBS, sets.length) }, worker));
   } finally {
-    await responder.close();
+    await Promise.all([responder.close(), session.close()]);
   }
   const failed = sets.map((set, index) => ({ label: set.label, ...results[index]! })).filter((set) => set.code === EXIT_FAILURE);
   if (failed.length > 0) {

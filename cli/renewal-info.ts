@@ -6,6 +6,7 @@ import type { CertificateSummary } from '../core/_der-lite.ts';
 import { hexEncode } from '../core/encoding.ts';
 import { certificateIdentifier, renewalDecision, type RenewalDecision, type RenewalWindow } from '../core/renewal.ts';
 import type { CliOptions } from './args.ts';
+import type { CaSession } from './ca-session.ts';
 import type { CliPaths } from './defaults.ts';
 import type { Plan } from './plan.ts';
 import type { CliPlatform } from './platform.ts';
@@ -96,10 +97,11 @@ function readState(platform: CliPlatform, file: string): RenewalState | undefine
 /**
  * The plan once the CA's window has had its say. -F and -e renew whatever the time; a plan the time decided is
  * decided again from renewal-info.json, or from the CA's answer when that file is stale. Every renewal carries the
- * old certificate's identifier for `replaces` (the run sends it only if the CA offers ARI).
+ * old certificate's identifier for `replaces` (the run sends it only if the CA offers ARI). `session` opens the run's
+ * CA session, only when the CA has to be asked.
  */
 export async function scheduleRenewal(
-  platform: CliPlatform, options: CliOptions, cert: CertificateSummary, paths: CliPaths, plan: Plan, now: Date,
+  platform: CliPlatform, options: CliOptions, cert: CertificateSummary, paths: CliPaths, plan: Plan, now: Date, session: () => Promise<CaSession>,
 ): Promise<Plan> {
   if (plan.action !== 'renew' && plan.action !== 'unchanged') return plan;
   const replaces = cert.authorityKeyIdentifier?.length ? certificateIdentifier(cert) : undefined;
@@ -108,8 +110,8 @@ export async function scheduleRenewal(
 
   let state = readState(platform, paths.renewalInfo);
   if (!state || !isCurrent(state, cert, now)) {
-    const [{ askRenewalInfo }, runPlatform] = await Promise.all([import('./ari-query.ts'), platform.load()]);
-    state = await askRenewalInfo({ ...platform, ...runPlatform }, options, cert, state, paths.renewalInfo, now);
+    const [{ askRenewalInfo }, runPlatform, opened] = await Promise.all([import('./ari-query.ts'), platform.load(), session()]);
+    state = await askRenewalInfo({ ...platform, ...runPlatform }, options, opened, cert, state, paths.renewalInfo, now);
   }
   const decision = decideFromState(cert, state, now);
   const window = state.suggestedWindow && `the CA's renewal window ${state.suggestedWindow.start.toISOString()} to ${state.suggestedWindow.end.toISOString()}`;

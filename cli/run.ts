@@ -3,7 +3,7 @@
 
 import { dirnamePath, joinPath } from '../adapters/_path.ts';
 import { CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE } from '../adapters/_shared.ts';
-import { AcmeClient } from '../core/client.ts';
+import type { AcmeClient } from '../core/client.ts';
 import { pemDecode } from '../core/encoding.ts';
 import { isAlreadyRevoked } from '../core/errors.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
@@ -11,12 +11,15 @@ import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import { generateKey, type AcmeKey } from '../core/keys.ts';
 import type { Identifier } from '../core/names.ts';
 import { parseTsigKey, type TsigKey } from '../core/tsig-key.ts';
+import { checkProfile } from '../core/profiles.ts';
 import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import type { CliOptions } from './args.ts';
-import { directoryUrlOf, type CliPaths } from './defaults.ts';
+import type { CaSession } from './ca-session.ts';
+import type { RunShared } from './command.ts';
+import type { CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, type Plan } from './plan.ts';
 import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
-import { caConnection, saveRenewalState } from './ari-query.ts';
+import { saveRenewalState } from './ari-query.ts';
 import { serialOf } from './renewal-info.ts';
 
 export interface RunInput {
@@ -24,8 +27,8 @@ export interface RunInput {
   identifiers: Identifier[];
   paths: CliPaths;
   plan: Exclude<Plan, { action: 'unchanged' }>;
-  /** A responder several sets share (--renew-all); this run leaves it open. */
-  responder?: ChallengeResponder;
+  /** The CA session of the run, and a responder when several sets share one (this set then leaves it open). */
+  shared: RunShared;
 }
 
 type Platform = CliPlatform & CliRunPlatform;
@@ -102,9 +105,33 @@ function describeEvent(event: FlowEvent): string {
   }
 }
 
-function createClient(platform: Platform, options: CliOptions, accountKey: AcmeKey): Promise<AcmeClient> {
-  // -vv: the transport traces methods, URLs, JWS headers and payloads and responses; never a private key.
-  return AcmeClient.create(directoryUrlOf(options), { accountKey, ...caConnection(platform, options) });
+/** A key file's new key: one per file in a run, so the sets that share a missing -f (or -k) share what is written there. */
+function newKey(session: CaSession, file: KeyFile, options: CliOptions): Promise<AcmeKey> {
+  return session.once(`new key ${file.path}`, () => generateKey(options.keyType));
+}
+
+/**
+ * A client for the account of the key in `accountFile`. The account is registered (or found, RFC 8555 §7.3.1) once
+ * per key file in a run, however many sets start at the same moment; the others name it by its URL and ask nothing.
+ */
+async function openAccount(platform: Platform, options: CliOptions, session: CaSession, accountFile: KeyFile, accountKey: AcmeKey, log: Log): Promise<AcmeClient> {
+  const directory = await session.directory();
+  // As issueCertificate does: a profile the CA does not offer fails before any account is created.
+  if (options.profile !== undefined) checkProfile(directory, options.profile);
+  const accountUrl = await session.once(`account ${accountFile.path}`, async () => {
+    const terms = directory.meta.termsOfService;
+    if (options.agreement !== undefined && terms !== options.agreement) {
+      platform.writeStderr(`acme-client: warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${options.agreement}\n`);
+    }
+    const account = await (await session.client(accountKey)).createAccount({
+      termsOfServiceAgreed: true,
+      ...(options.email !== undefined && { contact: [`mailto:${options.email}`] }),
+      ...(options.eabKid !== undefined && { externalAccountBinding: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
+    });
+    log(describeEvent({ kind: 'account', url: account.url, created: account.created }));
+    return account.url;
+  });
+  return session.client(accountKey, accountUrl);
 }
 
 /** The platform's atomic write, with the file named in the message when it fails. */
@@ -135,34 +162,26 @@ async function writeNewKey(platform: Platform, file: KeyFile, key: AcmeKey, log:
   log(`wrote ${file.what} ${file.path}`);
 }
 
-async function issue({ options, identifiers, paths, plan, responder: shared }: RunInput, platform: Platform, log: Log): Promise<number> {
+async function issue({ options, identifiers, paths, plan, shared }: RunInput, platform: Platform, log: Log): Promise<number> {
   // Every check that can fail on bad input runs before the first write: names (already), directories, keys.
   if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
   const accountFile = await readKeyFile(platform, paths.accountKey, 'account key');
   const domainFile = await readKeyFile(platform, paths.domainKey, 'domain key');
   requireKey(accountFile, options.createAccountKey, '-n');
   requireKey(domainFile, options.createDomainKey, '-N');
-  const responder: ChallengeResponder & { close?: () => unknown } = shared ?? (await openResponder(platform, options, paths, log));
+  const responder: ChallengeResponder & { close?: () => unknown } = shared.responder ?? (await openResponder(platform, options, paths, log));
   try {
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
+    const session = await shared.session();
     // New keys stay in memory until the certificate is here, so a failed run leaves the disk as it was.
-    const accountKey = accountFile.key ?? (await generateKey(options.keyType));
-    const domainKey = domainFile.key ?? (await generateKey(options.keyType));
-    const client = await createClient(platform, options, accountKey);
-    const terms = client.directory.meta.termsOfService;
-    if (options.agreement !== undefined && terms !== options.agreement) {
-      platform.writeStderr(`acme-client: warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${options.agreement}\n`);
-    }
+    const accountKey = accountFile.key ?? (await newKey(session, accountFile, options));
+    const domainKey = domainFile.key ?? (await newKey(session, domainFile, options));
+    const client = await openAccount(platform, options, session, accountFile, accountKey, log);
     const issued = await issueCertificate({
       client,
       identifiers: identifiers.map((identifier) => identifier.value),
       certificateKey: domainKey,
       responder,
-      account: {
-        termsOfServiceAgreed: true,
-        ...(options.email !== undefined && { contact: [`mailto:${options.email}`] }),
-        ...(options.eabKid !== undefined && { externalAccountBinding: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
-      },
       mustStaple: options.mustStaple,
       ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
       ...(options.profile !== undefined && { profile: options.profile }),
@@ -174,8 +193,9 @@ async function issue({ options, identifiers, paths, plan, responder: shared }: R
     });
 
     for (const dir of paths.perDomainDirs) await platform.makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
-    if (!accountFile.key) await writeNewKey(platform, accountFile, accountKey, log);
-    if (!domainFile.key) await writeNewKey(platform, domainFile, domainKey, log);
+    // Once per file: the sets that share it write it once.
+    if (!accountFile.key) await session.once(`write ${accountFile.path}`, () => writeNewKey(platform, accountFile, accountKey, log));
+    if (!domainFile.key) await session.once(`write ${domainFile.path}`, () => writeNewKey(platform, domainFile, domainKey, log));
     if (options.backup) await backUpCertificates(platform, paths, log);
     await writeFile(platform, paths.cert, issued.certificatePem, CERT_FILE_MODE);
     await writeFile(platform, paths.chain, issued.chainPem, CERT_FILE_MODE);
@@ -186,7 +206,7 @@ async function issue({ options, identifiers, paths, plan, responder: shared }: R
     await saveRenewalState(platform, paths.renewalInfo, { serial: serialOf(issued.certificate), renewalInfo });
     return EXIT_CHANGED;
   } finally {
-    if (!shared) await responder.close?.();
+    if (!shared.responder) await responder.close?.();
   }
 }
 
@@ -194,7 +214,7 @@ async function issue({ options, identifiers, paths, plan, responder: shared }: R
  * RFC 8555 §7.6 accepts a revocation signed by the certificate's own key without any account, so the domain key
  * signs when it belongs to the certificate; otherwise the account that holds it does.
  */
-async function revoke({ options, paths }: RunInput, platform: Platform, log: Log): Promise<number> {
+async function revoke({ options, paths, shared }: RunInput, platform: Platform, log: Log): Promise<number> {
   // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
   const certificate = parseCertificate(pemDecode(platform.readTextFile(paths.cert) ?? '', ['CERTIFICATE']).der);
   const domainFile = await readKeyFile(platform, paths.domainKey, 'domain key');
@@ -202,7 +222,7 @@ async function revoke({ options, paths }: RunInput, platform: Platform, log: Log
   const certificateKey = domainFile.key && certificateMatchesKey(certificate, domainFile.key.publicJwk) ? domainFile.key : undefined;
   const signer = certificateKey ?? accountFile.key;
   if (!signer) throw new Error(`Cannot revoke ${paths.cert}: the domain key ${paths.domainKey} is not its key, and the account key ${paths.accountKey} does not exist`);
-  const client = await createClient(platform, options, signer);
+  const client = await (await shared.session()).client(signer);
   try {
     if (certificateKey) {
       await client.revokeCertificate(certificate.der, { certificateKey });

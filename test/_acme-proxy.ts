@@ -31,6 +31,12 @@ export interface RecordedOrder {
   replaces?: string;
 }
 
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
+
 /** Boulder's answers: an unknown certificate (malformed, 404) or one that already has a replacement (409). */
 export type ReplacesRejection = 'unknown-certificate' | 'already-replaced';
 
@@ -50,6 +56,10 @@ export interface AcmeProxy {
   readonly orders: RecordedOrder[];
   /** The certificate identifiers renewalInfo was asked for. */
   readonly renewalInfoRequests: string[];
+  /** Every request the proxy saw, in order: its method, path, and the status it answered. */
+  readonly requests: RecordedRequest[];
+  /** How many requests went to the directory, newNonce and newAccount (accounts created: 201). */
+  count(what: 'directory' | 'newNonce' | 'newAccount' | 'accountsCreated', since?: number): number;
   /** Sets the window served for a certificate; undefined makes it unknown (404). */
   setRenewalInfo(certId: string, info: ProxyRenewalInfo | undefined): void;
   /** Refuse every newOrder that carries replaces, as Boulder does for this reason. */
@@ -69,6 +79,8 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
   const pebbleUrl = new URL(pebble.directoryUrl);
   const ca = readFileSync(pebble.tlsCaFile);
   const server: Server = createServer({ key: readFileSync(join(pebble.dir, 'tls-key.pem')), cert: ca });
+  // Idle connections stay open until the client closes them, as Pebble keeps them, so a client that leaks them is caught.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
   const renewalInfos = new Map<string, ProxyRenewalInfo>();
@@ -79,12 +91,17 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
   const directory = JSON.parse((await forward('GET', pebbleUrl.pathname, {})).body.toString()) as Record<string, string>;
   const newOrderPath = new URL(directory.newOrder!).pathname;
   const newNoncePath = new URL(directory.newNonce!).pathname;
+  const newAccountPath = new URL(directory.newAccount!).pathname;
+  const paths = { directory: pebbleUrl.pathname, newNonce: newNoncePath, newAccount: newAccountPath, accountsCreated: newAccountPath };
 
   const proxy: AcmeProxy = {
     directoryUrl: `https://${host}${pebbleUrl.pathname}`,
     renewalInfoUrl: `https://${host}${RENEWAL_INFO_PATH}`,
     orders: [],
     renewalInfoRequests: [],
+    requests: [],
+    count: (what, since = 0) => proxy.requests.slice(since)
+      .filter((request) => request.path === paths[what] && (what !== 'accountsCreated' || request.status === 201)).length,
     rejectReplaces: undefined,
     setRenewalInfo(certId, info) {
       if (info) renewalInfos.set(certId, info);
@@ -124,6 +141,7 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
   }
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    res.on('finish', () => proxy.requests.push({ method: req.method!, path: req.url ?? '/', status: res.statusCode }));
     (async () => {
       const path = req.url ?? '/';
       const body = await readBody(req);

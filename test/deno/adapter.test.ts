@@ -128,6 +128,7 @@ Deno.test('[deno] adapters/deno: createDenoFetch sends its User-Agent unless one
     await server.shutdown();
   }
   const error = await rejection(fetch(`http://127.0.0.1:${server.addr.port}/`));
+  fetch.close();
   assert(error instanceof TypeError);
   assert(/^tcp connect error: Connection refused/.test(error.message), error.message);
 });
@@ -148,7 +149,8 @@ function brokenServer(kind: 'reset' | 'cut') {
 }
 
 Deno.test('[deno] adapters/deno: createDenoFetch under the transport: a reset, a cut answer and a refused connection are retried, then named in one line', async () => {
-  const transport = () => new Transport({ fetch: createDenoFetch('test-agent/1'), retry: { maxTries: 2, random: () => 0 }, sleep: async () => {} });
+  const fetch = createDenoFetch('test-agent/1');
+  const transport = () => new Transport({ fetch, retry: { maxTries: 2, random: () => 0 }, sleep: async () => {} });
   for (const [kind, reason] of [['reset', 'the connection to HOST was reset'], ['cut', 'the answer from HOST broke off before its end']] as const) {
     const server = brokenServer(kind);
     try {
@@ -162,7 +164,25 @@ Deno.test('[deno] adapters/deno: createDenoFetch under the transport: a reset, a
   const refused = brokenServer('reset');
   refused.close();
   const error = await rejection(transport().get(refused.url, { action: 'fetch directory', expect: 'json' }));
+  fetch.close();
   assertEquals((error as Error).message, `Cannot fetch directory: the connection to ${new URL(refused.url).host} was refused (2 tries in 0 s)`);
+});
+
+// The sanitizers fail the test if close() leaves the client or a connection open.
+Deno.test('[deno] adapters/deno: createDenoFetch keeps one connection for requests one after another, and close() ends it', async () => {
+  const clientPorts: number[] = [];
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, (_request, info) => {
+    clientPorts.push((info.remoteAddr as Deno.NetAddr).port);
+    return new Response('ok');
+  });
+  const fetch = createDenoFetch('test-agent/1');
+  try {
+    for (let i = 0; i < 3; i++) await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text();
+    assertEquals(new Set(clientPorts).size, 1);
+  } finally {
+    fetch.close();
+    await server.shutdown();
+  }
 });
 
 /** A stdin stand-in the test writes lines into. */

@@ -60,11 +60,15 @@ export interface RunOptions {
   /** The child's working directory (this process's by default) and more environment for it. */
   cwd?: string;
   env?: Record<string, string>;
+  /** `ulimit -n`: the most file descriptors the CLI may hold open at once, sockets included. */
+  fileLimit?: number;
 }
 
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   const runtime = options.runtime ?? 'node';
-  return runChild(runtime, cliCommand(runtime, args, options.permissions), options);
+  const [command, argv] = cliCommand(runtime, args, options.permissions);
+  if (options.fileLimit === undefined) return runChild(runtime, [command, argv], options);
+  return runChild(runtime, ['sh', ['-c', `ulimit -n ${options.fileLimit} && exec "$@"`, 'sh', command, ...argv]], options);
 }
 
 /** `deno ARGS` as the tests run Deno: the project-local DENO_DIR, no colours, and DENO_CERT when `caFile` is given. */

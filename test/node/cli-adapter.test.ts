@@ -85,6 +85,23 @@ test('createNodeFetch: method, headers, User-Agent, body, repeated response head
   }
 });
 
+test('createNodeFetch: requests one after another share one connection, and close() ends it', async () => {
+  const closed: Promise<void>[] = [];
+  const server = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
+  server.on('connection', (socket) => closed.push(new Promise((resolve) => socket.once('close', () => resolve()))));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const fetch = createNodeFetch('test-agent/1');
+  try {
+    for (let i = 0; i < 3; i++) await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).text();
+    assert.equal(closed.length, 1);
+    fetch.close();
+    // The server sees its one connection end, although its keep-alive timeout is far off.
+    await closed[0];
+  } finally {
+    server.close();
+  }
+});
+
 test('webrootResponder: one readable file per token, removed on cleanup; a token that is not base64url names no file', async () => {
   const responder = webrootResponder(work.dir);
   assert.deepEqual(responder.types, ['http-01']);
