@@ -1,21 +1,17 @@
 // Many certificates in one run, against Pebble behind test/_acme-proxy.ts: five sets from a --renew-list file, one of
 // which a CAA record forbids, then --renew-all over the tree they were written to (-m's layout): one line per set,
 // every failure named, exit 1 / 2 / 0, and the renewal the CA's window asks for. Then what the sets share: one
-// account for a shared -f that -n creates, and a thousand sets under `ulimit -n 256`.
+// account for a shared -f that -n creates (a thousand sets under `ulimit -n 256`: cli-renew-fleet.test.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { PEBBLE_CAA_IDENTITY, startAcmeProxy, type AcmeProxy } from '../_acme-proxy.ts';
 import { RUNTIMES, opensslRead, runCli, tempDir } from './_cli.ts';
-import { pemDecode, pemEncode } from '../../core/encoding.ts';
+import { pemDecode } from '../../core/encoding.ts';
 import { certificateIdentifier } from '../../core/renewal.ts';
 import { parseCertificate } from '../../core/x509.ts';
-
-pkijs.setEngine('webcrypto', new pkijs.CryptoEngine({ name: 'webcrypto', crypto: globalThis.crypto }));
 
 const DAY = 24 * 60 * 60 * 1000;
 const SETS = [['one.many.test', 'www.one.many.test'], ['two.many.test'], ['three.many.test'], ['blocked.many.test'], ['five.many.test']];
@@ -114,42 +110,10 @@ for (const runtime of RUNTIMES) {
   });
 }
 
-/**
- * Certificates for sets that are not due, signed by an issuer of the test's own: one name each, 90 days, and the
- * authority key identifier that ARI names a certificate by (RFC 9773 §4.1). Serials count up from 1.
- */
-async function mintCertificates(names: string[]): Promise<string[]> {
-  const ec = { name: 'ECDSA', namedCurve: 'P-256' };
-  const issuer = await crypto.subtle.generateKey(ec, false, ['sign', 'verify']);
-  const leaf = await crypto.subtle.generateKey(ec, true, ['sign', 'verify']);
-  const commonName = (value: string) => new pkijs.AttributeTypeAndValue({ type: '2.5.4.3', value: new asn1js.Utf8String({ value }) });
-  const extension = (extnID: string, value: { toSchema(): asn1js.BaseBlock }) =>
-    new pkijs.Extension({ extnID, critical: false, extnValue: value.toSchema().toBER(false) });
-  return Promise.all(names.map(async (name, index) => {
-    const certificate = new pkijs.Certificate();
-    certificate.version = 2;
-    certificate.serialNumber = new asn1js.Integer({ value: index + 1 });
-    certificate.issuer.typesAndValues.push(commonName('many.test issuer'));
-    certificate.subject.typesAndValues.push(commonName(name));
-    certificate.notBefore.value = new Date(Date.now() - DAY);
-    certificate.notAfter.value = new Date(Date.now() + 89 * DAY);
-    certificate.extensions = [
-      extension('2.5.29.17', new pkijs.GeneralNames({ names: [new pkijs.GeneralName({ type: 2, value: name })] })),
-      extension('2.5.29.35', new pkijs.AuthorityKeyIdentifier({ keyIdentifier: new asn1js.OctetString({ valueHex: new Uint8Array(20).fill(7).buffer }) })),
-    ];
-    await certificate.subjectPublicKeyInfo.importKey(leaf.publicKey);
-    await certificate.sign(issuer.privateKey, 'SHA-256');
-    return pemEncode('CERTIFICATE', new Uint8Array(certificate.toSchema().toBER(false)));
-  }));
-}
-
-/** Both runtimes' fleets hold the same certificates, each in a tree of its own. */
-let fleetCertificates: Promise<string[]> | undefined;
-
 for (const runtime of RUNTIMES) {
   const base = join(work.dir, `${runtime}-shared`);
-  const run = (args: string[], fileLimit?: number) => runCli(['--directory', proxy.directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
-    '--no-caa-check', '-nN', '--key-type', 'ec256', ...args], { runtime, caFile: pebble.tlsCaFile, ...(fileLimit !== undefined && { fileLimit }) });
+  const run = (args: string[]) => runCli(['--directory', proxy.directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
+    '--no-caa-check', '-nN', '--key-type', 'ec256', ...args], { runtime, caFile: pebble.tlsCaFile });
 
   test(`[${runtime}] --renew-list -n: eight sets that start at once with a shared -f that does not exist register one account, and write one key`, async () => {
     const list = join(base, 'eight.txt');
@@ -168,36 +132,5 @@ for (const runtime of RUNTIMES) {
     // The run reads the directory once and asks for a nonce once: the sets share them.
     assert.equal(proxy.count('directory', since), 1);
     assert.equal(proxy.count('newNonce', since), 1);
-  });
-
-  test(`[${runtime}] --renew-list: a thousand sets under ulimit -n 256, 100 issued and 900 not due that each ask the CA's renewal window (exit 0)`, async () => {
-    const names = Array.from({ length: 1000 }, (_, index) => `n${index}.fleet.many.test`);
-    const isNew = (index: number) => index % 10 === 0;
-    const tree = join(base, 'fleet');
-    const existing = names.filter((_, index) => !isNew(index));
-    const pems = await (fleetCertificates ??= mintCertificates(existing));
-    existing.forEach((name, index) => {
-      mkdirSync(join(tree, name), { recursive: true });
-      writeFileSync(join(tree, name, 'cert.pem'), pems[index]!);
-      const cert = parseCertificate(pemDecode(pems[index]!, ['CERTIFICATE']).der);
-      proxy.setRenewalInfo(certificateIdentifier(cert), { start: new Date(Date.now() + 60 * DAY), end: new Date(Date.now() + 61 * DAY) });
-    });
-    const list = join(base, 'fleet.txt');
-    writeFileSync(list, names.map((name) => `${name}\n`).join(''));
-    const since = proxy.requests.length;
-    const asked = proxy.renewalInfoRequests.length;
-    const started = Date.now();
-    const result = await run(['-f', join(base, 'fleet', 'account.pem'), '--jobs', '16', '--renew-list', list, tree], 256);
-    const seconds = (Date.now() - started) / 1000;
-    assert.equal(result.code, 0, `${result.stderr}\n${result.stdout.split('\n').filter((line) => line.includes('FAILED')).slice(0, 5).join('\n')}`);
-    const lines = result.stdout.trimEnd().split('\n');
-    assert.equal(lines.length, 1000);
-    lines.forEach((line, index) => assert.match(line, new RegExp(`^${names[index]!.replaceAll('.', '\\.')}: ${isNew(index) ? 'issued \\(serial' : 'unchanged \\(due'}`)));
-    assert.equal(result.stderr, '');
-    assert.equal(proxy.renewalInfoRequests.length - asked, 900);
-    assert.equal(proxy.count('accountsCreated', since), 1);
-    assert.equal(proxy.count('directory', since), 1);
-    const requests = proxy.requests.length - since;
-    console.log(`[${runtime}] 1000 sets under ulimit -n 256: ${seconds.toFixed(1)} s, ${requests} requests (${requests - 900} for 100 issuances)`);
   });
 }
