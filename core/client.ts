@@ -6,7 +6,7 @@ import type { Identifier } from './names.ts';
 import { dns01TxtValue, keyAuthorization, signExternalAccountBinding, type ExternalAccountBinding } from './jws.ts';
 import { signerOf, type KeySigner } from './signer.ts';
 import { base64UrlEncode } from './encoding.ts';
-import { UnexpectedResponseError, isAccountDoesNotExist, isAlreadyRevoked, parseProblem, type Problem } from './errors.ts';
+import { AcmeError, UnexpectedResponseError, isAccountDoesNotExist, isAlreadyRevoked, parseProblem, type Problem } from './errors.ts';
 import { Transport, checkAcmeUrl, type AcmeResponse, type Expect, type RequestSpec, type Signer, type TransportOptions } from './http.ts';
 import type { Link } from './headers.ts';
 import { parseCertificateChain, type CertificateInfo } from './x509.ts';
@@ -811,16 +811,22 @@ export class AcmeClient {
   }
 
   /**
-   * §7.5.1: the payload `{}` tells the CA to validate. Responding again is harmless to the order, but a CA may refuse a
-   * response to a challenge that is no longer pending (Pebble does), so after a lost answer the challenge is read first.
+   * §7.5.1: the payload `{}` tells the CA to validate. After a lost answer the response is sent again, which the RFC
+   * allows; a CA that refuses it because the first one already started validation (Pebble: malformed, "Cannot update
+   * challenge with status processing") is asked for the challenge, and a challenge no longer pending is the answer.
+   * Reading it before sending again would not tell: Pebble still shows "pending" until its validator starts.
    */
   async respondToChallenge(url: string): Promise<Challenge> {
-    const recover = async () => {
-      const response = await this.#postAsAccount(url, undefined, `fetch challenge ${url}`);
-      return readChallenge(response.body, url).status === 'pending' ? undefined : response;
-    };
-    const response = await this.#postAsAccount(url, {}, `respond to challenge ${url}`, 'json', recover);
-    return readChallenge(response.body, url);
+    let repeated = false;
+    const recover = async () => void (repeated = true);
+    try {
+      return readChallenge((await this.#postAsAccount(url, {}, `respond to challenge ${url}`, 'json', recover)).body, url);
+    } catch (error) {
+      if (!repeated || !(error instanceof AcmeError) || error.status >= 500) throw error;
+      const challenge = readChallenge((await this.#postAsAccount(url, undefined, `fetch challenge ${url}`)).body, url);
+      if (challenge.status === 'pending') throw error;
+      return challenge;
+    }
   }
 
   /**

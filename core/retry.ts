@@ -96,30 +96,42 @@ export function isTransientStatus(status: number): boolean {
   return status === 500 || status === 502 || status === 503 || status === 504;
 }
 
+/** Where a request went: "ca.example:443" for connections, "ca.example" for names. */
+interface Target {
+  host: string;
+  hostname: string;
+}
+
 /** Codes of Node, undici and POSIX (adapters/deno.ts gives Deno's failures the same) for failures worth another try. */
-const TRANSIENT_CODES: Record<string, (host: string) => string> = {
-  ECONNRESET: (host) => `the connection to ${host} was reset`,
-  EPIPE: (host) => `the connection to ${host} was reset`,
-  ECONNABORTED: (host) => `the connection to ${host} was reset`,
-  UND_ERR_SOCKET: (host) => `the connection to ${host} was reset`,
-  ECONNREFUSED: (host) => `the connection to ${host} was refused`,
-  ETIMEDOUT: (host) => `the connection to ${host} timed out`,
-  UND_ERR_CONNECT_TIMEOUT: (host) => `the connection to ${host} timed out`,
-  EHOSTUNREACH: (host) => `${host} is unreachable`,
-  ENETUNREACH: (host) => `${host} is unreachable`,
-  ENETDOWN: (host) => `${host} is unreachable: the network is down`,
-  EAI_AGAIN: (host) => `the name of ${host} could not be looked up for now`,
+const TRANSIENT_CODES: Record<string, (to: Target) => string> = {
+  ECONNRESET: ({ host }) => `the connection to ${host} was reset`,
+  EPIPE: ({ host }) => `the connection to ${host} was reset`,
+  ECONNABORTED: ({ host }) => `the connection to ${host} was reset`,
+  UND_ERR_SOCKET: ({ host }) => `the connection to ${host} was reset`,
+  ECONNREFUSED: ({ host }) => `the connection to ${host} was refused`,
+  ETIMEDOUT: ({ host }) => `the connection to ${host} timed out`,
+  UND_ERR_CONNECT_TIMEOUT: ({ host }) => `the connection to ${host} timed out`,
+  EHOSTUNREACH: ({ host }) => `${host} is unreachable`,
+  ENETUNREACH: ({ host }) => `${host} is unreachable`,
+  ENETDOWN: ({ host }) => `${host} is unreachable: the network is down`,
+  EAI_AGAIN: ({ hostname }) => `the name ${hostname} could not be looked up for now`,
 };
 
-/** Failures that another try would only repeat: a name that does not exist, a certificate that is not trusted. */
-const PERMANENT_CODES: Record<string, (host: string) => string> = {
-  ENOTFOUND: (host) => `the name of ${host} does not resolve`,
-  DEPTH_ZERO_SELF_SIGNED_CERT: (host) => `the TLS certificate of ${host} is self-signed and not trusted`,
-  SELF_SIGNED_CERT_IN_CHAIN: (host) => `the TLS certificate of ${host} chains to a root that is not trusted`,
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: (host) => `the TLS certificate of ${host} is not trusted`,
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: (host) => `the TLS certificate of ${host} is not trusted`,
-  CERT_HAS_EXPIRED: (host) => `the TLS certificate of ${host} has expired`,
-  ERR_TLS_CERT_ALTNAME_INVALID: (host) => `the TLS certificate of ${host} is not for that name`,
+const untrusted = ({ host }: Target) => `the TLS certificate of ${host} is not trusted`;
+
+/**
+ * Failures that another try would only repeat: a name that does not exist, a certificate that is not trusted. The
+ * message then ends with the resolver's or the TLS library's own words.
+ */
+const PERMANENT_CODES: Record<string, (to: Target) => string> = {
+  ENOTFOUND: ({ hostname }) => `the name ${hostname} does not resolve`,
+  DEPTH_ZERO_SELF_SIGNED_CERT: untrusted,
+  SELF_SIGNED_CERT_IN_CHAIN: untrusted,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: untrusted,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: untrusted,
+  CERT_HAS_EXPIRED: untrusted,
+  CERT_NOT_YET_VALID: untrusted,
+  ERR_TLS_CERT_ALTNAME_INVALID: untrusted,
 };
 
 /** A failure without an answer from the CA: what to tell the user, and whether another try may help. */
@@ -136,10 +148,11 @@ export function hostOf(url: string): string {
   return `${parsed.hostname}:${parsed.port || (parsed.protocol === 'https:' ? '443' : '80')}`;
 }
 
-function codeOf(error: unknown): string | undefined {
+/** The first error along the cause chain that carries a code, with that code. */
+function coded(error: unknown): { code: string; error: Error } | undefined {
   for (let at: unknown = error, depth = 0; at instanceof Error && depth < 4; at = at.cause, depth++) {
     const code = (at as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    if (typeof code === 'string') return { code, error: at };
   }
   return undefined;
 }
@@ -150,17 +163,17 @@ function codeOf(error: unknown): string | undefined {
  * code is how a browser reports every network failure, so it counts as one worth retrying.
  */
 export function connectionFault(error: unknown, url: string, whileReading: boolean): ConnectionFault | undefined {
-  const host = hostOf(url);
-  const code = codeOf(error);
-  const transient = code === undefined ? undefined : TRANSIENT_CODES[code];
+  const target = { host: hostOf(url), hostname: new URL(url).hostname };
+  const found = coded(error);
+  const transient = found && TRANSIENT_CODES[found.code];
   if (transient) {
     // A body that stops before its end is the CA's answer cut off, whatever the socket says.
-    return { reason: whileReading ? `the answer from ${host} broke off before its end` : transient(host), transient: true, cause: error };
+    return { reason: whileReading ? `the answer from ${target.host} broke off before its end` : transient(target), transient: true, cause: error };
   }
-  const permanent = code === undefined ? undefined : PERMANENT_CODES[code];
-  if (permanent) return { reason: `${permanent(host)} (${code})`, transient: false, cause: error };
-  if (code === undefined && error instanceof TypeError) {
-    const what = whileReading ? `reading the answer from ${host}` : `the request to ${host}`;
+  const permanent = found && PERMANENT_CODES[found.code];
+  if (permanent) return { reason: `${permanent(target)} (${found.error.message})`, transient: false, cause: error };
+  if (!found && error instanceof TypeError) {
+    const what = whileReading ? `reading the answer from ${target.host}` : `the request to ${target.host}`;
     return { reason: `${what} failed (${error.message})`, transient: true, cause: error };
   }
   return undefined;

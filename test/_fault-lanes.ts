@@ -3,6 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,24 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
+/**
+ * One request to the proxy's control port on a connection of its own: a kept-alive one could be closed by the server
+ * just as it is reused, which a loaded machine made happen.
+ */
+function ask(url: string, body?: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: body === undefined ? 'GET' : 'POST', agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`fault proxy: ${text.trim()}`))));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 export async function startFaultProxy(pebble: Pebble): Promise<FaultProxy> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', PROXY, pebble.directoryUrl, pebble.tlsCaFile, join(pebble.dir, 'tls-key.pem')],
     { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -36,12 +55,10 @@ export async function startFaultProxy(pebble: Pebble): Promise<FaultProxy> {
   const path = new URL(pebble.directoryUrl).pathname;
   return {
     async lane(plan) {
-      const response = await fetch(`${control}/lanes`, { method: 'POST', body: JSON.stringify(plan) });
-      if (!response.ok) throw new Error(`fault proxy: ${await response.text()}`);
-      const { port } = (await response.json()) as { port: number };
+      const { port } = (await ask(`${control}/lanes`, JSON.stringify(plan))) as { port: number };
       return {
         directoryUrl: `https://127.0.0.1:${port}${path}`,
-        stats: async () => (await (await fetch(`${control}/lanes/${port}`)).json()) as LaneStats,
+        stats: async () => (await ask(`${control}/lanes/${port}`)) as LaneStats,
       };
     },
     stop: () => new Promise((resolve) => {

@@ -110,6 +110,4 @@ const control = createHttpServer((req, res) => {
     sendText(res, 404, 'text/plain', 'no such lane\n');
   })().catch((error: unknown) => sendText(res, 400, 'text/plain', `${(error as Error).message}\n`));
 });
-// Longer than the tests' fetch keeps an idle connection, so that the server never closes one as it is reused.
-control.keepAliveTimeout = 60_000;
 control.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ control: (control.address() as AddressInfo).port })));

@@ -79,7 +79,8 @@ describe('acme-client against a faulty CA', { concurrency: true }, () => {
         // machine), or at the nonce that its retry asks a CA that is gone by then.
         assert.match(result.stderr, new RegExp(`^acme-client: Cannot (get a nonce from https://${host}/nonce-plz to )?create order: the connection to ${host} `
           + 'was (reset|refused) \\(\\d+ tr(y|ies) in \\d+ s(; the 3 s this run waits for a CA are spent)?\\)\\n$'));
-        assert.ok(seconds < 30, `${seconds} s`);
+        // Within the issue's two minutes even on a loaded machine; the faults themselves may cost 3 s.
+        assert.ok(seconds < 120, `${seconds} s`);
         assert.deepEqual(snapshotTree(dir), before);
       });
     });
