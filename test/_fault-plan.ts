@@ -21,4 +21,6 @@ export interface LaneStats {
   /** Requests per step. */
   steps: Partial<Record<Step, number>>;
   faults: { step: Step; kind: FaultKind }[];
+  /** Requests the proxy itself could not pass on to Pebble (answered 500): faults too, though not planned ones. */
+  upstreamErrors: number;
 }

@@ -49,7 +49,7 @@ const forward = forwarder(new URL(upstreamUrl), cert);
 const lanes = new Map<number, LaneStats>();
 
 async function openLane(plan: FaultPlan): Promise<number> {
-  const stats: LaneStats = { requests: 0, steps: {}, faults: [] };
+  const stats: LaneStats = { requests: 0, steps: {}, faults: [], upstreamErrors: 0 };
   const random = plan.random ? seeded(plan.random.seed) : undefined;
   const server = createHttpsServer(tls);
 
@@ -90,7 +90,10 @@ async function openLane(plan: FaultPlan): Promise<number> {
         return;
       }
       sendUpstream(res, upstream);
-    })().catch((error: unknown) => sendText(res, 500, 'text/plain', `fault proxy: ${(error as Error).message}`));
+    })().catch((error: unknown) => {
+      stats.upstreamErrors++;
+      sendText(res, 500, 'text/plain', `fault proxy: ${(error as Error).message}`);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -96,8 +96,10 @@ describe('acme-client against a faulty CA', { concurrency: true }, () => {
     for (const issued of clean) {
       assertIssued(issued, 'fault-free');
       // Without faults, no request is made twice: only the order is polled, until it is ready and until it is valid.
+      // A request the proxy itself failed to pass on (a loaded machine) is a fault like any other.
+      if (issued.stats.upstreamErrors > 0) continue;
       const { order = 0, ...once } = issued.stats.steps;
-      assert.deepEqual(once, Object.fromEntries(STEPS.filter((step) => step !== 'order').map((step) => [step, 1])));
+      assert.deepEqual(once, Object.fromEntries(STEPS.filter((step) => step !== 'order').map((step) => [step, 1])), JSON.stringify(issued.stats));
       assert.ok(order >= 1, JSON.stringify(issued.stats.steps));
     }
     assert.ok(faultedRequests <= 2 * cleanRequests, `${faultedRequests} requests against ${cleanRequests}`);
