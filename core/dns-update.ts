@@ -66,12 +66,13 @@ const WHY: Record<string, string> = {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The zone's apex, parent by parent: "a.b.example" → "b.example"; the root has none. */
+/** The name one label up, where the search for a zone goes next: "a.b.example" → "b.example"; a single label has none. */
 function parentName(name: string): string | undefined {
   const dot = name.indexOf('.');
   return dot === -1 ? undefined : name.slice(dot + 1);
 }
 
+/** Whether `name` lies in the tree that starts at `zone` (the zone's apex or below it). */
 function isAtOrBelow(name: string, zone: string): boolean {
   return sameName(name, zone) || name.toLowerCase().replace(/\.$/, '').endsWith(`.${zone.toLowerCase().replace(/\.$/, '')}`);
 }

@@ -56,6 +56,12 @@ test('long options, with "=" or a separate value', () => {
   assert.equal(parseArgs(['a.example']).keyType, 'rsa4096');
 });
 
+test('--dns-update takes a server as --dns-server does, and --tsig-key a file as given', () => {
+  const options = parseArgs(['--dns-update', '[2001:db8::53]:5353', '--tsig-key', '/etc/acme/tsig.key', 'a.example', '*.a.example']);
+  assert.deepEqual([options.dnsUpdate, options.tsigKey, options.challengeType, options.standalone], ['[2001:db8::53]:5353', '/etc/acme/tsig.key', undefined, undefined]);
+  assert.equal(parseArgs(['--dns-update=192.0.2.53', 'a.example']).tsigKey, undefined);
+});
+
 test('the options of issue 6: --profile, the CAA check and its DNS server, and the many-certificates modes', () => {
   const options = parseArgs(['--profile', 'shortlived', '--dns-server', '[::1]:8053', 'a.example']);
   assert.deepEqual([options.profile, options.caaCheck, options.dnsServer, options.renewAll, options.jobs], ['shortlived', true, '[::1]:8053', false, undefined]);
@@ -111,6 +117,9 @@ const BAD_ARGUMENTS: [string[], RegExp][] = [
   [['--dns-server', 'dns.example:53', 'a.example'], /^--dns-server "dns.example:53" is not an IP address with an optional port, e.g. 127.0.0.1:53 or \[::1\]:53$/],
   [['--dns-server', '127.0.0.1:0', 'a.example'], /^--dns-server "127.0.0.1:0" is not an IP address/],
   [['--dns-server', '300.0.0.1', 'a.example'], /^--dns-server "300.0.0.1" is not an IP address/],
+  [['--dns-update', 'ns1.example', 'a.example'], /^--dns-update "ns1.example" is not an IP address with an optional port/],
+  [['--dns-update', '[::1]:70000', 'a.example'], /^--dns-update "\[::1\]:70000" is not an IP address/],
+  [['--dns-update', '127.0.0.1', '--dns-update=', 'a.example'], /^--dns-update needs a non-empty value$/],
   [['--no-caa-check=yes', 'a.example'], /^--no-caa-check takes no value$/],
   [['--jobs', '2', 'a.example'], /^--jobs is for --renew-all and --renew-list$/],
   [['--jobs', '0', '--renew-all'], /^--jobs "0" is not a number from 1 to 64$/],
