@@ -1,5 +1,5 @@
-// Listening for a built-in challenge server over node:net, which Node and Deno both provide: a port that is taken
-// fails here, before the run writes anything or asks the CA for anything.
+// Listening for Node's built-in challenge servers (http-01, tls-alpn-01): a port that is taken fails here, before the
+// run writes anything or asks the CA for anything.
 
 import type { AddressInfo, Server } from 'node:net';
 import type { ChallengeType } from '../core/client.ts';

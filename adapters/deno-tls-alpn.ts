@@ -45,7 +45,8 @@ function byteConnection(conn: Deno.Conn): ByteConnection {
  * ```
  */
 export async function startTlsAlpnResponder(address: { host?: string; port: number }): Promise<StandaloneResponder> {
-  // Loaded here: the CLI's entry imports this module on the cron path, which must load nothing it does not use.
+  // Loaded here: the CLI's entry imports adapters/deno.ts, and so this module, on the cron path, which must load
+  // nothing it does not use.
   const { answerTlsAlpnConnection, tlsAlpnCertificates } = await import('../core/tls-alpn-server.ts');
   const certificates = await tlsAlpnCertificates();
   let listener: Deno.TcpListener;

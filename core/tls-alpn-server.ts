@@ -2,7 +2,7 @@
 // ClientHello, refuse a client that does not offer acme-tls/1 or names no presented identifier, and otherwise run a
 // TLS 1.3 handshake (RFC 8446) that presents the challenge certificate, up to the server's Finished. The validator
 // needs nothing more: no application data follows the handshake. Written because Deno's TLS (rustls) refuses a
-// certificate with the critical acmeIdentifier extension; the adapters carry the bytes.
+// certificate with the critical acmeIdentifier extension; the Node and Deno adapters both use it and only carry bytes.
 
 import { derSignature } from './_pkix.ts';
 import {
