@@ -46,7 +46,7 @@ export async function askRenewalInfo(
   if (!cert.authorityKeyIdentifier?.length) renewalInfo = null;
   const state: RenewalState = { serial, renewalInfo };
   if (renewalInfo !== null) {
-    const check = await checkRenewal({ cert, now, renewalInfoUrl: renewalInfo, transport: session.transport, nextRun: nextDailyRun(now) });
+    const check = await checkRenewal({ cert, now, renewalInfoUrl: renewalInfo, transport: session.transportFor(platform), nextRun: nextDailyRun(now) });
     if (check.renewalInfo) state.suggestedWindow = check.renewalInfo.suggestedWindow;
     if (check.explanationURL) state.explanationURL = check.explanationURL;
     if (check.nextCheck) state.nextCheck = check.nextCheck;

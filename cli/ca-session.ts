@@ -12,25 +12,35 @@ import { directoryUrlOf } from './defaults.ts';
 import type { CliPlatform, CliRunPlatform } from './platform.ts';
 import { userAgent } from './version.ts';
 
+/** -vv: methods, URLs, JWS headers and payloads and responses, on this platform's stderr; never a private key. */
+function traceOn(platform: CliPlatform, options: CliOptions): Pick<TransportOptions, 'trace'> {
+  return options.verbosity >= 2 ? { trace: (line) => platform.writeStderr(`acme-client: ${line}\n`) } : {};
+}
+
 export class CaSession {
-  /**
-   * Every request to the CA: acme-client's User-Agent (RFC 8555 §6.1), nonces pooled across sets, retried within
-   * --retry-time (the run's budget, shared by its sets), traced on stderr under -vv.
-   */
-  readonly transport: Transport;
   readonly #fetch: ClosingFetch;
-  readonly #directoryUrl: string;
+  /** Requests the run makes once for all its sets (the directory); the sets' own transports share its pools. */
+  readonly #transport: Transport;
+  readonly #options: CliOptions;
   readonly #made = new Map<string, Promise<unknown>>();
 
   /** No I/O: the first request opens the first connection. */
   constructor(platform: CliPlatform & CliRunPlatform, options: CliOptions) {
+    this.#options = options;
     this.#fetch = platform.createFetch(userAgent(platform.runtime));
-    const connection: TransportOptions = { fetch: this.#fetch };
-    if (options.retryTime !== undefined) connection.retry = { budgetMs: options.retryTime * 1000 };
-    // -vv: methods, URLs, JWS headers and payloads and responses; never a private key.
-    if (options.verbosity >= 2) connection.trace = (line) => platform.writeStderr(`acme-client: ${line}\n`);
-    this.transport = new Transport(connection);
-    this.#directoryUrl = directoryUrlOf(options);
+    // acme-client's User-Agent (RFC 8555 §6.1) on every request, each retried within --retry-time.
+    this.#transport = new Transport({
+      fetch: this.#fetch, ...(options.retryTime !== undefined && { retry: { budgetMs: options.retryTime * 1000 } }), ...traceOn(platform, options),
+    });
+  }
+
+  /**
+   * A transport for one set's work, over the run's connections and nonces: its retries have a --retry-time of their
+   * own, as a run for that set alone would, so that faults other sets met never cut its tries; -vv traces on the
+   * set's stderr, whose lines name the set.
+   */
+  transportFor(platform: CliPlatform): Transport {
+    return this.#transport.share(traceOn(platform, this.#options));
   }
 
   /**
@@ -45,12 +55,12 @@ export class CaSession {
 
   /** The CA's directory (RFC 8555 §7.1.1). */
   directory(): Promise<Directory> {
-    return this.once('directory', () => fetchDirectory(this.#directoryUrl, this.transport));
+    return this.once('directory', () => fetchDirectory(directoryUrlOf(this.#options), this.#transport));
   }
 
-  /** A client for this key over the shared connections; given the account URL, it never asks the CA for it. */
-  async client(accountKey: AcmeKey, accountUrl?: string): Promise<AcmeClient> {
-    return new AcmeClient(await this.directory(), { accountKey, ...(accountUrl !== undefined && { accountUrl }) }, this.transport);
+  /** A client for this key over `transport`; given the account URL, it never asks the CA for it. */
+  async client(transport: Transport, accountKey: AcmeKey, accountUrl?: string): Promise<AcmeClient> {
+    return new AcmeClient(await this.directory(), { accountKey, ...(accountUrl !== undefined && { accountUrl }) }, transport);
   }
 
   /** Closes every connection to the CA. */

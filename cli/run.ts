@@ -4,6 +4,7 @@
 import { dirnamePath, joinPath } from '../adapters/_path.ts';
 import { CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE } from '../adapters/_shared.ts';
 import type { AcmeClient } from '../core/client.ts';
+import type { Transport } from '../core/http.ts';
 import { pemDecode } from '../core/encoding.ts';
 import { isAlreadyRevoked } from '../core/errors.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
@@ -114,7 +115,9 @@ function newKey(session: CaSession, file: KeyFile, options: CliOptions): Promise
  * A client for the account of the key in `accountFile`. The account is registered (or found, RFC 8555 §7.3.1) once
  * per key file in a run, however many sets start at the same moment; the others name it by its URL and ask nothing.
  */
-async function openAccount(platform: Platform, options: CliOptions, session: CaSession, accountFile: KeyFile, accountKey: AcmeKey, log: Log): Promise<AcmeClient> {
+async function openAccount(
+  platform: Platform, options: CliOptions, session: CaSession, transport: Transport, accountFile: KeyFile, accountKey: AcmeKey, log: Log,
+): Promise<AcmeClient> {
   const directory = await session.directory();
   // As issueCertificate does: a profile the CA does not offer fails before any account is created.
   if (options.profile !== undefined) checkProfile(directory, options.profile);
@@ -123,7 +126,7 @@ async function openAccount(platform: Platform, options: CliOptions, session: CaS
     if (options.agreement !== undefined && terms !== options.agreement) {
       platform.writeStderr(`acme-client: warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${options.agreement}\n`);
     }
-    const account = await (await session.client(accountKey)).createAccount({
+    const account = await (await session.client(transport, accountKey)).createAccount({
       termsOfServiceAgreed: true,
       ...(options.email !== undefined && { contact: [`mailto:${options.email}`] }),
       ...(options.eabKid !== undefined && { externalAccountBinding: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
@@ -131,7 +134,7 @@ async function openAccount(platform: Platform, options: CliOptions, session: CaS
     log(describeEvent({ kind: 'account', url: account.url, created: account.created }));
     return account.url;
   });
-  return session.client(accountKey, accountUrl);
+  return session.client(transport, accountKey, accountUrl);
 }
 
 /** The platform's atomic write, with the file named in the message when it fails. */
@@ -176,7 +179,7 @@ async function issue({ options, identifiers, paths, plan, shared }: RunInput, pl
     // New keys stay in memory until the certificate is here, so a failed run leaves the disk as it was.
     const accountKey = accountFile.key ?? (await newKey(session, accountFile, options));
     const domainKey = domainFile.key ?? (await newKey(session, domainFile, options));
-    const client = await openAccount(platform, options, session, accountFile, accountKey, log);
+    const client = await openAccount(platform, options, session, session.transportFor(platform), accountFile, accountKey, log);
     const issued = await issueCertificate({
       client,
       identifiers: identifiers.map((identifier) => identifier.value),
@@ -222,7 +225,8 @@ async function revoke({ options, paths, shared }: RunInput, platform: Platform, 
   const certificateKey = domainFile.key && certificateMatchesKey(certificate, domainFile.key.publicJwk) ? domainFile.key : undefined;
   const signer = certificateKey ?? accountFile.key;
   if (!signer) throw new Error(`Cannot revoke ${paths.cert}: the domain key ${paths.domainKey} is not its key, and the account key ${paths.accountKey} does not exist`);
-  const client = await (await shared.session()).client(signer);
+  const session = await shared.session();
+  const client = await session.client(session.transportFor(platform), signer);
   try {
     if (certificateKey) {
       await client.revokeCertificate(certificate.der, { certificateKey });

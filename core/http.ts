@@ -250,13 +250,16 @@ export class Transport {
   readonly sleep: Sleep;
   /** Its clock, in milliseconds since the epoch. */
   readonly now: () => number;
-  readonly #nonces: string[] = [];
-  /** Signed requests holding a nonce: each brings one back, so others wait for it rather than HEAD newNonce. */
-  #holders = 0;
-  readonly #waiters: (() => void)[] = [];
+  /**
+   * The nonces, shared with every transport made by share(). `holders` counts signed requests holding a nonce: each
+   * brings one back, so others wait for it rather than HEAD newNonce.
+   */
+  #pool: { nonces: string[]; holders: number; waiters: (() => void)[] } = { nonces: [], holders: 0, waiters: [] };
+  readonly #options: TransportOptions;
 
   /** No I/O: the first request fetches the first nonce. */
   constructor(options: TransportOptions = {}) {
+    this.#options = options;
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     if (options.signal) this.#signal = options.signal;
     if (options.trace) this.#trace = options.trace;
@@ -264,6 +267,18 @@ export class Transport {
     this.now = options.now ?? Date.now;
     this.#requestTimeout = options.requestTimeout ?? REQUEST_TIMEOUT_MS;
     this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  }
+
+  /**
+   * Another transport over the same fetch and nonce pool, with a retry budget of its own and its own trace: one per
+   * part of a larger job, such as each certificate of many, so that faults one part met do not cut another's tries,
+   * while no part asks newNonce for a nonce that another just brought back.
+   */
+  share(options: Pick<TransportOptions, 'trace'> = {}): Transport {
+    const { trace: _trace, ...common } = this.#options;
+    const shared = new Transport({ ...common, ...options });
+    shared.#pool = this.#pool;
+    return shared;
   }
 
   /** The signal that aborts every request and wait, when one was given. */
@@ -453,13 +468,13 @@ export class Transport {
   async #acquireNonce(action: string): Promise<string> {
     for (;;) {
       this.#signal?.throwIfAborted();
-      const pooled = this.#nonces.pop();
+      const pooled = this.#pool.nonces.pop();
       if (pooled !== undefined) {
-        this.#holders++;
+        this.#pool.holders++;
         return pooled;
       }
-      if (this.#holders === 0) {
-        this.#holders++;
+      if (this.#pool.holders === 0) {
+        this.#pool.holders++;
         try {
           return await this.#headNonce(action);
         } catch (error) {
@@ -473,7 +488,7 @@ export class Transport {
 
   /** For a request that already holds its place: the pool, else newNonce. */
   async #freshNonce(action: string): Promise<string> {
-    return this.#nonces.pop() ?? (await this.#headNonce(action));
+    return this.#pool.nonces.pop() ?? (await this.#headNonce(action));
   }
 
   /** `action` is the request the nonce is for, so that a failure here names what the user asked for. */
@@ -486,29 +501,29 @@ export class Transport {
   }
 
   #addNonce(nonce: string): void {
-    this.#nonces.push(nonce);
-    if (this.#nonces.length > MAX_POOLED_NONCES) this.#nonces.shift();
-    this.#waiters.shift()?.();
+    this.#pool.nonces.push(nonce);
+    if (this.#pool.nonces.length > MAX_POOLED_NONCES) this.#pool.nonces.shift();
+    this.#pool.waiters.shift()?.();
   }
 
   #release(): void {
-    this.#holders--;
-    this.#waiters.shift()?.();
+    this.#pool.holders--;
+    this.#pool.waiters.shift()?.();
   }
 
   #waitForNonce(): Promise<void> {
     return new Promise((resolve, reject) => {
       const signal = this.#signal;
       const onAbort = () => {
-        const index = this.#waiters.indexOf(waiter);
-        if (index >= 0) this.#waiters.splice(index, 1);
+        const index = this.#pool.waiters.indexOf(waiter);
+        if (index >= 0) this.#pool.waiters.splice(index, 1);
         reject(signal!.reason);
       };
       const waiter = () => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       };
-      this.#waiters.push(waiter);
+      this.#pool.waiters.push(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

@@ -3,11 +3,12 @@
 // lost after the CA acted on them, each recovered by reading state (RFC 8555 §7.3.1, §7.3.5, §7.4, §7.5.1, §7.6).
 
 import { assert, assertEquals, assertRejects, test } from '../_harness.ts';
-import { CA, DIRECTORY, FakeCa, fakeClient, orderBody, type Handler, type Recorded } from './_fake-ca.ts';
+import { CA, DIRECTORY, FakeCa, VirtualClock, fakeClient, orderBody, type Handler, type Recorded } from './_fake-ca.ts';
 import { ACME_ERROR, AcmeError } from '../../core/errors.ts';
 import { DEFAULT_RETRY_POLICY, backoffDelay, worstFaultTimeMs, type RetryPolicy } from '../../core/retry.ts';
 import { generateKey, type AcmeKey } from '../../core/keys.ts';
-import { readOrder } from '../../core/client.ts';
+import { AcmeClient, readDirectory, readOrder } from '../../core/client.ts';
+import { Transport } from '../../core/http.ts';
 
 const ORDER = `${CA}/order/1`;
 const HOST = 'ca.test:443';
@@ -144,6 +145,30 @@ test('retry: the run\'s budget is shared by its requests: once spent, the next f
   const second = fakeClient(dead, await accountKey(), { retry: { random: () => 0.9999 } });
   for (let i = 0; i < 10; i++) await assertRejects(() => second.client.getOrder(ORDER), Error, `the connection to ${HOST} was refused`);
   assert(second.clock.sleeps.reduce((sum, wait) => sum + wait, 0) <= DEFAULT_RETRY_POLICY.budgetMs, String(second.clock.sleeps));
+});
+
+test('retry: transports from share() use one nonce pool, and each has a budget and a trace of its own', async () => {
+  const DOWN = `${CA}/order/down`;
+  let flaky = 0;
+  const ca = new FakeCa((request) => {
+    if (request.url === DOWN || (request.url === `${CA}/order/flaky` && flaky++ === 0)) return reset();
+    return { body: orderBody('pending') };
+  });
+  const clock = new VirtualClock();
+  const base = new Transport({ fetch: ca.fetch, now: clock.now, sleep: clock.sleep, retry: { random: () => 0.9999, budgetMs: 10_000 } });
+  const lines: Record<string, string[]> = { a: [], b: [] };
+  const client = (name: string) => new AcmeClient(readDirectory(DIRECTORY, `${CA}/dir`),
+    { accountKey: key, accountUrl: `${CA}/account/1` }, base.share({ trace: (line) => lines[name]!.push(line) }));
+  await accountKey();
+  const [a, b] = [client('a'), client('b')];
+  await a.getOrder(ORDER);
+  await b.getOrder(ORDER);
+  // b signed with the nonce that a's answer brought back.
+  assertEquals(ca.calls.filter((call) => call.startsWith('HEAD')).length, 1);
+  await assertRejects(() => a.getOrder(DOWN), Error, /\(4 tries in 7 s; the 10 s this run waits for a CA are spent\)$/);
+  // a's spent budget is not b's: b's request is still retried after a reset.
+  assertEquals((await b.getOrder(`${CA}/order/flaky`)).status, 'pending');
+  assert(lines.a!.some((line) => line.includes('/order/down')) && !lines.b!.some((line) => line.includes('/order/down')), lines.b!.join('\n'));
 });
 
 test('retry: failures another try would repeat are not retried, and say why', async () => {

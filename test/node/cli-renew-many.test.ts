@@ -115,13 +115,13 @@ for (const runtime of RUNTIMES) {
   const run = (args: string[]) => runCli(['--directory', proxy.directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
     '--no-caa-check', '-nN', '--key-type', 'ec256', ...args], { runtime, caFile: pebble.tlsCaFile });
 
-  test(`[${runtime}] --renew-list -n: eight sets that start at once with a shared -f that does not exist register one account, and write one key`, async () => {
+  test(`[${runtime}] --renew-list -n: eight sets that start at once with a shared -f that does not exist register one account, and write one key; -vv names each set`, async () => {
     const list = join(base, 'eight.txt');
     mkdirSync(base, { recursive: true });
     writeFileSync(list, Array.from({ length: 8 }, (_, index) => `s${index}.eight.many.test\n`).join(''));
     const accountKey = join(base, 'eight', 'account.pem');
     const since = proxy.requests.length;
-    const result = await run(['-v', '-f', accountKey, '--jobs', '8', '--renew-list', list, join(base, 'eight-tree')]);
+    const result = await run(['-vv', '-f', accountKey, '--jobs', '8', '--renew-list', list, join(base, 'eight-tree')]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout.match(/: issued \(serial [0-9a-f]+, expires /g)?.length, 8, result.stdout);
     assert.equal(proxy.count('accountsCreated', since), 1);
@@ -132,5 +132,9 @@ for (const runtime of RUNTIMES) {
     // The run reads the directory once and asks for a nonce once: the sets share them.
     assert.equal(proxy.count('directory', since), 1);
     assert.equal(proxy.count('newNonce', since), 1);
+    // -vv: every line names its set, the requests too, but for the directory that the run reads once for all.
+    const directoryUrl = proxy.directoryUrl.replaceAll('.', '\\.');
+    for (const line of result.stderr.trimEnd().split('\n')) assert.match(line, new RegExp(`^acme-client: (s\\d\\.eight\\.many\\.test: |[→←] (GET|200) ${directoryUrl}( |$))`));
+    assert.ok(result.stderr.includes('.eight.many.test: → POST '), result.stderr);
   });
 }
