@@ -1,11 +1,13 @@
 // The RFC 2136 responder against zones with two authoritative servers, real BIND 9 processes on 127.0.0.1 and ::1
 // on one port: it resolves only once both serve the new record (the secondary by NOTIFY and transfer), and a server
-// that never gets it fails the wait at its bound, naming that server, with the record deleted all the same.
+// that never gets it fails the wait at its bound, naming that server, with the record deleted all the same. And an
+// update signed an hour ago, which BIND answers with TSIG BADTIME.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBind, tsigKeyClause, type Bind } from '../_bind.ts';
 import { freePort } from '../_pebble.ts';
-import { dnsUpdateResponder } from '../../adapters/node-dns-update.ts';
+import { dnsUpdateResponder, nodeDnsExchange } from '../../adapters/node-dns-update.ts';
+import { buildUpdate, readAnswer, signMessage, verifyAnswer } from '../../core/dns-message.ts';
 import type { ChallengeTask } from '../../core/client.ts';
 import { parseTsigKey } from '../../core/tsig-key.ts';
 
@@ -66,5 +68,14 @@ test('a server that never serves the record fails the wait at its bound, naming 
     new RegExp(`^Error: TXT record _acme-challenge\\.stale\\.test in zone stale\\.test is not served within 1\\.5 s by ns2\\.stale\\.test \\(::1\\): answers NXDOMAIN without it$`));
   assert.deepEqual(primary.txt('_acme-challenge.stale.test'), ['one-server']);
   await responder.cleanup(challenge);
+  assert.deepEqual(primary.txt('_acme-challenge.stale.test'), []);
+});
+
+test('an update signed outside the fudge: BIND answers NOTAUTH, and its TSIG record says BADTIME', async () => {
+  const key = parseTsigKey(KEY);
+  const request = await signMessage(buildUpdate('stale.test', { action: 'add', name: '_acme-challenge.stale.test', value: 'late', ttl: 60 }), key, Date.now() - 3600_000);
+  const answer = await nodeDnsExchange({ host: '127.0.0.1', port: primary.port }, request.message);
+  assert.equal(readAnswer(answer).rcode, 'NOTAUTH');
+  assert.equal(await verifyAnswer(answer, key, request, Date.now()), 'BADTIME');
   assert.deepEqual(primary.txt('_acme-challenge.stale.test'), []);
 });
