@@ -2,7 +2,7 @@
 // run writes anything or asks the CA for anything.
 
 import type { AddressInfo, Server } from 'node:net';
-import type { ChallengeType } from '../core/client.ts';
+import type { ChallengeType } from '../core/resources.ts';
 import { listenError } from './_shared.ts';
 
 /** Resolves with the port once `server` listens on [host:]port; rejects with listenError's one line. */

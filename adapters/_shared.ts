@@ -1,7 +1,7 @@
 // The runtime adapters' common half, in web standards only: file modes, the webroot responder over a runtime's
 // file functions, the answers of a built-in http-01 server, and acme-client(1)'s -t line protocol.
 
-import type { ChallengeTask, ChallengeType } from '../core/client.ts';
+import type { ChallengeTask, ChallengeType } from '../core/resources.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { joinPath } from './_path.ts';
 

@@ -29,7 +29,7 @@
  */
 
 import type { CaaRecord, CaaResolver } from '../core/caa.ts';
-import type { ChallengeType } from '../core/client.ts';
+import type { ChallengeType } from '../core/resources.ts';
 import type { KeyType } from '../core/engine.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';

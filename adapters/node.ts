@@ -9,7 +9,7 @@ import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { ChallengeTask } from '../core/client.ts';
+import type { ChallengeTask } from '../core/resources.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { listenOn } from './_node-listen.ts';
 import { http01Answers, lineProtocolResponder, webrootResponderOver, type CallerResponder, type ClosingFetch, type StandaloneResponder } from './_shared.ts';

@@ -4,7 +4,8 @@
 // it when its last set is done, so no connection outlives the run's work.
 
 import type { ClosingFetch } from '../adapters/_shared.ts';
-import { AcmeClient, fetchDirectory, type Directory } from '../core/client.ts';
+import { AcmeClient, fetchDirectory } from '../core/client.ts';
+import type { Directory } from '../core/resources.ts';
 import { Transport, type TransportOptions } from '../core/http.ts';
 import type { AcmeKey } from '../core/keys.ts';
 import type { CliOptions } from './args.ts';

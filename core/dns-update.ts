@@ -3,7 +3,7 @@
 // answers with it, and afterwards delete exactly that record. The runtime hands in how a message reaches a server.
 
 import { cnameChainEnd, describeDnsServer, parseDnsServer, type DnsServer } from './_dns.ts';
-import type { ChallengeTask } from './client.ts';
+import type { ChallengeTask } from './resources.ts';
 import {
   buildQuery, buildUpdate, messageId, readAnswer, sameName, signMessage, txtValues, verifyAnswer, type DnsAnswer, type TxtChange,
 } from './dns-message.ts';

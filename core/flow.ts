@@ -13,10 +13,9 @@ import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, type Pro
 import { withReplacesFallback } from './ari.ts';
 import { checkCaa, type CaaResolver } from './caa.ts';
 import { checkProfile } from './profiles.ts';
-import {
-  authorizationName, type AcmeClient, type Authorization, type AuthorizationStatus, type Challenge, type ChallengeStatus, type ChallengeTask,
-  type ChallengeType, type Order,
-} from './client.ts';
+import type { AcmeClient } from './client.ts';
+import type { Authorization, AuthorizationStatus, Challenge, ChallengeStatus, ChallengeTask, ChallengeType, Order } from './resources.ts';
+import { authorizationName } from './responses.ts';
 
 /**
  * Answers challenges: http-01 files or a server, dns-01 TXT records, a person at a terminal. One per runtime or use.

@@ -10,7 +10,7 @@ import {
   CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, MAX_CLIENT_HELLO_BYTES, readClientHello, tlsAlert, type ClientHello,
 } from './_tls-hello.ts';
 import { concatBytes, utf8Encode } from './encoding.ts';
-import type { ChallengeTask } from './client.ts';
+import type { ChallengeTask } from './resources.ts';
 import { generateKey, type AcmeKey } from './keys.ts';
 import { ACME_TLS_ALPN_PROTOCOL, createTlsAlpnCertificate, tlsAlpnServerName } from './tls-alpn.ts';
 

@@ -4,7 +4,7 @@
 import * as asn1js from 'asn1js';
 import { derExplicit, derOctetString, derSequence, derSmallInteger, derUnsignedInteger, encodeDer, parseDer, type DerNode } from './_der.ts';
 import { OID_SUBJECT_ALT_NAME, derExtension, derNameWithCommonName, derSignatureAlgorithm, derSubjectAltName, signedDer } from './_pkix.ts';
-import type { ChallengeTask } from './client.ts';
+import type { ChallengeTask } from './resources.ts';
 import { utf8Encode } from './encoding.ts';
 import { defaultEngine } from './engine.ts';
 import type { AcmeKey } from './keys.ts';

@@ -4,7 +4,8 @@
 import { generateKey, keyFromJwk, type AcmeKey } from '../core/keys.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import type { KeyType } from '../core/engine.ts';
-import { AcmeClient, fetchDirectory, type ChallengeTask, type Directory, type DirectoryMeta, type RevocationReason } from '../core/client.ts';
+import { AcmeClient, fetchDirectory, type RevocationReason } from '../core/client.ts';
+import type { ChallengeTask, Directory, DirectoryMeta } from '../core/resources.ts';
 import { Transport } from '../core/http.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
 import { parseCsr } from '../core/csr.ts';

@@ -2,7 +2,8 @@
 // fresh Replay-Nonce on every answer, and a virtual clock stands in for real waiting. Runtime-neutral.
 
 import { base64UrlDecode, utf8Decode } from '../../core/encoding.ts';
-import { readDirectory, AcmeClient, type ClientOptions } from '../../core/client.ts';
+import { AcmeClient, type ClientOptions } from '../../core/client.ts';
+import { readDirectory } from '../../core/responses.ts';
 import type { AcmeKey } from '../../core/keys.ts';
 
 export const CA = 'https://ca.test';

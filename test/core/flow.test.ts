@@ -5,7 +5,7 @@ import { assert, assertEquals, assertRejects, test } from '../_harness.ts';
 import { CA, DIRECTORY, FakeCa, fakeClient, type Recorded, type Reply } from './_fake-ca.ts';
 import { ACME_ERROR, AcmeError, UnexpectedResponseError, type Problem } from '../../core/errors.ts';
 import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../../core/flow.ts';
-import type { ChallengeTask, ChallengeType } from '../../core/client.ts';
+import type { ChallengeTask, ChallengeType } from '../../core/resources.ts';
 import { generateKey } from '../../core/keys.ts';
 import { importKey } from '../../core/key-pem.ts';
 import { createCsr, parseCsr } from '../../core/csr.ts';

@@ -7,7 +7,9 @@ import { ACME_ERROR, AcmeError, UnexpectedResponseError, formatProblem, isAccoun
 import { MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, Transport, checkAcmeUrl } from '../../core/http.ts';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry.ts';
 import { parseLinkHeader, parseRetryAfter } from '../../core/headers.ts';
-import { AcmeClient, POLL_FIRST_DELAY_MS, POLL_MAX_DELAY_MS, fetchDirectory, readAuthorization, readDirectory, readOrder } from '../../core/client.ts';
+import { AcmeClient, fetchDirectory } from '../../core/client.ts';
+import { readAuthorization, readDirectory, readOrder } from '../../core/responses.ts';
+import { POLL_FIRST_DELAY_MS, POLL_MAX_DELAY_MS } from '../../core/poll.ts';
 import { generateKey, type AcmeKey } from '../../core/keys.ts';
 import { dns01TxtValue, keyAuthorization } from '../../core/jws.ts';
 import { base64UrlDecode, base64UrlEncode, utf8Encode } from '../../core/encoding.ts';

@@ -7,7 +7,8 @@ import { CA, DIRECTORY, FakeCa, VirtualClock, fakeClient, orderBody, type Handle
 import { ACME_ERROR, AcmeError } from '../../core/errors.ts';
 import { DEFAULT_RETRY_POLICY, backoffDelay, worstFaultTimeMs, type RetryPolicy } from '../../core/retry.ts';
 import { generateKey, type AcmeKey } from '../../core/keys.ts';
-import { AcmeClient, readDirectory, readOrder } from '../../core/client.ts';
+import { AcmeClient } from '../../core/client.ts';
+import { readDirectory, readOrder } from '../../core/responses.ts';
 import { Transport } from '../../core/http.ts';
 
 const ORDER = `${CA}/order/1`;

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertThrows, test } from '../_harness.ts';
 import { readClientHello, tlsAlert } from '../../core/_tls-hello.ts';
 import { parseCertificate } from '../../core/x509.ts';
 import { generateKey } from '../../core/keys.ts';
-import type { ChallengeTask } from '../../core/client.ts';
+import type { ChallengeTask } from '../../core/resources.ts';
 import { createTlsAlpnCertificate, tlsAlpnServerName } from '../../core/tls-alpn.ts';
 import { answerTlsAlpnConnection, tlsAlpnCertificates } from '../../core/tls-alpn-server.ts';
 

@@ -4,7 +4,7 @@ import {
   callerResponder, createDenoFetch, denoCaaResolver, dnsResponder, isDirectory, loadOrCreateKey, readTextFileIfExists, removeFileIfExists,
   startStandaloneResponder, startTlsAlpnResponder, webrootResponder, writeFileAtomic,
 } from '../../adapters/deno.ts';
-import type { ChallengeTask } from '../../core/client.ts';
+import type { ChallengeTask } from '../../core/resources.ts';
 import { Transport } from '../../core/http.ts';
 import { pemEncode } from '../../core/encoding.ts';
 import { exportPkcs8Pem } from '../../core/key-pem.ts';

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import {
   callerResponder, createNodeFetch, readTextFileIfExists, removeFileIfExists, startStandaloneResponder, webrootResponder, writeFileAtomic,
 } from '../../adapters/node.ts';
-import type { ChallengeTask } from '../../core/client.ts';
+import type { ChallengeTask } from '../../core/resources.ts';
 import { Transport } from '../../core/http.ts';
 import { freePort } from '../_pebble.ts';
 import { tempDir } from './_cli.ts';

@@ -8,7 +8,7 @@ import { startBind, tsigKeyClause, type Bind } from '../_bind.ts';
 import { freePort } from '../_pebble.ts';
 import { dnsUpdateResponder, nodeDnsExchange } from '../../adapters/node-dns-update.ts';
 import { buildUpdate, readAnswer, signMessage, verifyAnswer } from '../../core/dns-message.ts';
-import type { ChallengeTask } from '../../core/client.ts';
+import type { ChallengeTask } from '../../core/resources.ts';
 import { parseTsigKey } from '../../core/tsig-key.ts';
 
 const KEY = tsigKeyClause('acme-key', 'hmac-sha512', 'c2VjcmV0IGZvciB0aGUgdGVzdHMsIG5vdCBmb3IgdXNl');

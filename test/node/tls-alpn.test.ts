@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { startTlsAlpnResponder } from '../../adapters/node.ts';
-import type { ChallengeTask } from '../../core/client.ts';
+import type { ChallengeTask } from '../../core/resources.ts';
 import { pemEncode } from '../../core/encoding.ts';
 import { generateKey } from '../../core/keys.ts';
 import type { Identifier } from '../../core/names.ts';
