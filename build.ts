@@ -132,6 +132,7 @@ const CLI_LAZY_MODULES: Record<string, string> = {
   'renew-many': 'cli/renew-many.ts',
   'ari-query': 'cli/ari-query.ts',
   'ca-session': 'cli/ca-session.ts',
+  'cert-set': 'cli/cert-set.ts',
   node: 'adapters/node.ts',
   'node-dns': 'adapters/node-dns.ts',
   'node-dns-update': 'adapters/node-dns-update.ts',

@@ -3,7 +3,7 @@
 
 import type { ChallengeTask, ChallengeType } from '../core/resources.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
-import { joinPath } from './_path.ts';
+import { dirnamePath, joinPath } from './_path.ts';
 
 /**
  * Private keys: read and write for the owner only.
@@ -263,4 +263,16 @@ export function dnsResponder(api: DnsRecordApi): ChallengeResponder {
     present: (task) => api.present(task.dnsName, task.dnsValue),
     cleanup: (task) => api.cleanup(task.dnsName, task.dnsValue),
   };
+}
+
+/**
+ * The folders whose entries mkdir -p changed when `first` was the first folder it made on the way to `path`: each new
+ * folder's parent, down to path's. Syncing them makes the new folders, and so the files about to go in, durable.
+ */
+export function parentsOfNewDirectories(first: string, path: string): string[] {
+  const dirs: string[] = [];
+  for (let dir = dirnamePath(path); ; dir = dirnamePath(dir)) {
+    dirs.unshift(dir);
+    if (dir === dirnamePath(first) || dir === dirnamePath(dir)) return dirs;
+  }
 }

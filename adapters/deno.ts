@@ -36,12 +36,14 @@ import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import { generateKey, type AcmeKey } from '../core/keys.ts';
 import { cnameChainEnd, parseDnsServer } from '../core/_dns.ts';
 import { basenamePath, dirnamePath, joinPath } from './_path.ts';
+import { acquireLock, temporaryName, type HeldLock, type LockFiles, type LockOptions } from './_lock.ts';
 import {
-  KEY_DIR_MODE, KEY_FILE_MODE, http01Answers, lineProtocolResponder, listenError, webrootResponderOver, type CallerResponder,
+  KEY_DIR_MODE, KEY_FILE_MODE, http01Answers, lineProtocolResponder, listenError, parentsOfNewDirectories, webrootResponderOver, type CallerResponder,
   type ClosingFetch, type StandaloneResponder,
 } from './_shared.ts';
 
 export { startTlsAlpnResponder } from './deno-tls-alpn.ts';
+export { LockBusyError, type HeldLock, type LockHolder, type LockOptions } from './_lock.ts';
 export {
   CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, dnsResponder, type CallerResponder,
   type ClosingFetch, type DnsRecordApi, type StandaloneResponder,
@@ -102,7 +104,7 @@ export async function isDirectory(path: string): Promise<boolean> {
 }
 
 /**
- * mkdir -p; `mode` applies to the folders it creates.
+ * mkdir -p; `mode` applies to the folders it creates, and each new folder's entry is synced to disk.
  *
  * @example
  * ```ts
@@ -111,7 +113,27 @@ export async function isDirectory(path: string): Promise<boolean> {
  * ```
  */
 export async function makeDirectories(path: string, mode: number): Promise<void> {
-  await Deno.mkdir(path, { recursive: true, mode });
+  const absolute = path.startsWith('/') ? path : joinPath(Deno.cwd(), path);
+  let first: string | undefined;
+  for (let dir = absolute; !(await exists(dir)); dir = dirnamePath(dir)) first = dir;
+  await Deno.mkdir(absolute, { recursive: true, mode });
+  if (first === undefined) return;
+  for (const dir of parentsOfNewDirectories(first, absolute)) {
+    // A folder outside this run's --allow-read cannot be opened to sync; the new entries in it are left to the system.
+    await syncDirectory(dir).catch((error) => {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    });
+  }
+}
+
+/** Whether something is at `path`; a folder this run may not look at (Deno's permissions) is taken to be there. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
+  }
 }
 
 /**
@@ -133,7 +155,17 @@ export async function removeFileIfExists(path: string): Promise<boolean> {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+/**
+ * fsync(2) of a folder: renames and removals in it are on disk once it resolves.
+ *
+ * @example
+ * ```ts
+ * import { syncDirectory } from "@acmets/acme-client/deno";
+ * await Deno.rename("cert.pem.new", "cert.pem");
+ * await syncDirectory(".");
+ * ```
+ */
+export async function syncDirectory(dir: string): Promise<void> {
   const handle = await Deno.open(dir, { read: true });
   try {
     await handle.sync();
@@ -142,10 +174,29 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** A temporary file beside `path` that holds `data` with exactly `mode` (whatever the umask), synced to disk. */
+async function writeTemporary(path: string, data: string | Uint8Array, mode: number): Promise<string> {
+  const temporary = joinPath(dirnamePath(path), temporaryName(basenamePath(path), Deno.pid));
+  const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+  const handle = await Deno.open(temporary, { write: true, createNew: true, mode });
+  try {
+    await Deno.chmod(temporary, mode);
+    for (let written = 0; written < bytes.length;) written += await handle.write(bytes.subarray(written));
+    await handle.sync();
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => undefined);
+    throw error;
+  } finally {
+    handle.close();
+  }
+  return temporary;
+}
+
 /**
  * Writes a whole file or nothing: a temporary file in the same folder, fsync, rename over the target, fsync the
  * folder. A crash leaves the old file or the new one, never part of one; a reader never sees a partial file.
- * The file gets exactly `mode` (KEY_FILE_MODE 0600, CERT_FILE_MODE 0444), whatever the umask.
+ * The file gets exactly `mode` (KEY_FILE_MODE 0600, CERT_FILE_MODE 0444), whatever the umask. A temporary file that a
+ * crash leaves starts with ".acme-client-tmp-" and the writer's PID, so a later run can tell it and remove it.
  *
  * @example
  * ```ts
@@ -154,29 +205,108 @@ async function syncDirectory(dir: string): Promise<void> {
  * ```
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const dir = dirnamePath(path);
-  const temporary = joinPath(dir, `.${basenamePath(path)}.${crypto.randomUUID()}.tmp`);
-  const bytes = typeof data === 'string' ? encoder.encode(data) : data;
-  const handle = await Deno.open(temporary, { write: true, createNew: true, mode });
+  const temporary = await writeTemporary(path, data, mode);
   try {
-    try {
-      await Deno.chmod(temporary, mode); // the umask may have taken bits away
-      for (let written = 0; written < bytes.length;) written += await handle.write(bytes.subarray(written));
-      await handle.sync();
-    } finally {
-      handle.close();
-    }
     await Deno.rename(temporary, path);
   } catch (error) {
     await Deno.remove(temporary).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dir);
+  await syncDirectory(dirnamePath(path));
 }
 
 /**
- * The key in a PEM (or JWK) file, or a new one of `type` written there with mode 0600 (its missing folders 0700).
- * The default type, EC P-256, is quick to make and accepted by every CA for accounts and certificates.
+ * Like writeFileAtomic, but only where nothing is yet: false, and nothing written, when `path` exists. A new key is
+ * written this way, so a key that another process wrote a moment ago (and the CA may know) is never replaced.
+ *
+ * @example
+ * ```ts
+ * import { KEY_FILE_MODE, writeNewFile } from "@acmets/acme-client/deno";
+ * if (!(await writeNewFile("account.pem", "-----BEGIN PRIVATE KEY-----\n…", KEY_FILE_MODE))) console.log("kept the key already there");
+ * ```
+ */
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<boolean> {
+  const temporary = await writeTemporary(path, data, mode);
+  try {
+    await Deno.link(temporary, path);
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  } finally {
+    await Deno.remove(temporary).catch(() => undefined);
+  }
+  await syncDirectory(dirnamePath(path));
+  return true;
+}
+
+/**
+ * A file's last modification, undefined when it is gone.
+ *
+ * @example
+ * ```ts
+ * import { modifiedTime } from "@acmets/acme-client/deno";
+ * console.log(await modifiedTime("/etc/ssl/acme/cert.pem"));
+ * ```
+ */
+export function modifiedTime(path: string): Promise<Date | undefined> {
+  return Deno.stat(path).then((info) => info.mtime ?? undefined, () => undefined);
+}
+
+/**
+ * false when no process has this PID, true when one runs, undefined when Deno may not tell: signalling, even with
+ * signal 0, needs --allow-run (and Deno reads /proc only with --allow-all).
+ *
+ * @example
+ * ```ts
+ * import { isProcessAlive } from "@acmets/acme-client/deno";
+ * console.log(isProcessAlive(Deno.pid)); // true with --allow-run, else undefined
+ * ```
+ */
+export function isProcessAlive(pid: number): boolean | undefined {
+  try {
+    // Signal 0 checks for the process without signalling it (kill(2)).
+    Deno.kill(pid, 0 as unknown as Deno.Signal);
+    return true;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? false : undefined;
+  }
+}
+
+const lockFiles: LockFiles = {
+  pid: Deno.pid,
+  createExclusive: (path, text) => writeNewFile(path, text, 0o644),
+  readTextFileIfExists,
+  removeFileIfExists,
+  modifiedTime,
+  touch: (path) => Deno.utime(path, new Date(), new Date()).catch(() => undefined),
+  unrefTimer: (timer) => Deno.unrefTimer(timer as unknown as number),
+  isProcessAlive,
+};
+
+/**
+ * Takes the lock at `path`, waiting up to `waitMs` (30 s) for a live holder, then failing with LockBusyError, which
+ * names its PID. A lock whose process is gone is taken over (at once where its PID can be looked up, else after an
+ * hour), safely when several processes find it at once.
+ *
+ * @example
+ * ```ts
+ * import { acquireFileLock } from "@acmets/acme-client/deno";
+ * const lock = await acquireFileLock("/etc/ssl/acme/.acme-client.lock", { waitMs: 5000 });
+ * try {
+ *   // replace the certificate files
+ * } finally {
+ *   await lock.release();
+ * }
+ * ```
+ */
+export function acquireFileLock(path: string, options?: LockOptions): Promise<HeldLock> {
+  return acquireLock(path, lockFiles, options);
+}
+
+/**
+ * The key in a PEM (or JWK) file, or a new one of `type` written there with mode 0600 (its missing folders 0700),
+ * synced to disk with its folders before it is returned, so it is there before any CA learns of it. The default type,
+ * EC P-256, is quick to make and accepted by every CA for accounts and certificates.
  *
  * @example
  * ```ts
@@ -196,7 +326,8 @@ export async function loadOrCreateKey(path: string, type: KeyType = 'ec256'): Pr
   }
   const key = await generateKey(type);
   await makeDirectories(dirnamePath(path), KEY_DIR_MODE);
-  await writeFileAtomic(path, exportPkcs8Pem(key), KEY_FILE_MODE);
+  // Another process may have made this key since the read; that key may be in use already, so it wins.
+  if (!(await writeNewFile(path, exportPkcs8Pem(key), KEY_FILE_MODE))) return loadOrCreateKey(path, type);
   return key;
 }
 

@@ -2,19 +2,22 @@
 // responders (a webroot folder, or a built-in server), a tls-alpn-01 server (node-tls-alpn.ts) and the -t line
 // protocol on stdio. No protocol logic here.
 
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { createServer, request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ChallengeTask } from '../core/resources.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { listenOn } from './_node-listen.ts';
-import { http01Answers, lineProtocolResponder, webrootResponderOver, type CallerResponder, type ClosingFetch, type StandaloneResponder } from './_shared.ts';
+import { acquireLock, temporaryName, type HeldLock, type LockFiles, type LockOptions } from './_lock.ts';
+import {
+  http01Answers, lineProtocolResponder, parentsOfNewDirectories, webrootResponderOver, type CallerResponder, type ClosingFetch, type StandaloneResponder,
+} from './_shared.ts';
 
 export { startTlsAlpnResponder } from './node-tls-alpn.ts';
+export { LockBusyError, type HeldLock, type LockHolder, type LockOptions } from './_lock.ts';
 export {
   CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder, type ClosingFetch,
   type StandaloneResponder,
@@ -148,12 +151,15 @@ export async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
-/** mkdir -p; `mode` applies to the folders it creates. */
+/** mkdir -p; `mode` applies to the folders it creates, and each new folder's entry is synced to disk. */
 export async function makeDirectories(path: string, mode: number): Promise<void> {
-  await mkdir(path, { recursive: true, mode });
+  const absolute = resolve(path);
+  const first = await mkdir(absolute, { recursive: true, mode });
+  if (first !== undefined) for (const dir of parentsOfNewDirectories(first, absolute)) await syncDirectory(dir);
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+/** fsync(2) of a folder: renames and removals in it are on disk once it resolves. */
+export async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
     await handle.sync();
@@ -162,28 +168,87 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/**
- * Writes a whole file or nothing: a temporary file in the same folder, fsync, rename over the target, fsync the
- * folder. A crash leaves the old file or the new one, never part of one; a reader never sees a partial file.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const dir = dirname(path);
-  const temporary = join(dir, `.${basename(path)}.${randomUUID()}.tmp`);
+/** A temporary file beside `path` that holds `data` with exactly `mode` (whatever the umask), synced to disk. */
+async function writeTemporary(path: string, data: string | Uint8Array, mode: number): Promise<string> {
+  const temporary = join(dirname(path), temporaryName(basename(path), process.pid));
   const handle = await open(temporary, 'wx', mode);
   try {
-    try {
-      await handle.chmod(mode); // the umask may have taken bits away
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await handle.chmod(mode);
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  } finally {
+    await handle.close();
+  }
+  return temporary;
+}
+
+/**
+ * Writes a whole file or nothing: a temporary file in the same folder, fsync, rename over the target, fsync the
+ * folder. A crash leaves the old file or the new one, never part of one; a reader never sees a partial file. A
+ * temporary file that a crash leaves is named by temporaryName, so a later run can tell it and remove it.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const temporary = await writeTemporary(path, data, mode);
+  try {
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dir);
+  await syncDirectory(dirname(path));
+}
+
+/**
+ * Like writeFileAtomic, but only where nothing is yet: false, and nothing written, when `path` exists. A new key is
+ * written this way, so a key that another process wrote a moment ago (and the CA may know) is never replaced.
+ */
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<boolean> {
+  const temporary = await writeTemporary(path, data, mode);
+  try {
+    await link(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
+  await syncDirectory(dirname(path));
+  return true;
+}
+
+/** A file's last modification, undefined when it is gone. */
+export function modifiedTime(path: string): Promise<Date | undefined> {
+  return stat(path).then((info) => info.mtime, () => undefined);
+}
+
+/** false when no process has this PID, true when one runs (ours to signal or not), undefined when unknown. */
+export function isProcessAlive(pid: number): boolean | undefined {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ESRCH' ? false : code === 'EPERM' ? true : undefined;
+  }
+}
+
+const lockFiles: LockFiles = {
+  pid: process.pid,
+  createExclusive: (path, text) => writeNewFile(path, text, 0o644),
+  readTextFileIfExists,
+  removeFileIfExists,
+  modifiedTime,
+  touch: (path) => utimes(path, new Date(), new Date()).catch(() => undefined),
+  unrefTimer: (timer) => (timer as NodeJS.Timeout).unref(),
+  isProcessAlive,
+};
+
+/** The lock at `path` (see acquireLock in adapters/_lock.ts): one process at a time, a gone holder taken over. */
+export function acquireFileLock(path: string, options?: LockOptions): Promise<HeldLock> {
+  return acquireLock(path, lockFiles, options);
 }
 
 export async function removeFileIfExists(path: string): Promise<boolean> {

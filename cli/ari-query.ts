@@ -11,7 +11,7 @@ import { formatRenewalState, nextDailyRun, serialOf, type RenewalState } from '.
 type Platform = CliPlatform & CliRunPlatform;
 
 /** Public facts about a public certificate. */
-const STATE_FILE_MODE = 0o644;
+export const STATE_FILE_MODE = 0o644;
 
 /** Writes renewal-info.json; a failure costs only a request on the next run, so it warns instead of failing the run. */
 export async function saveRenewalState(platform: Platform, file: string, state: RenewalState): Promise<void> {

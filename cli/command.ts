@@ -12,21 +12,33 @@ import { HELP, parseArgs, type CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
 import { resolvePaths, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun, type Plan } from './plan.ts';
-import { readText, type CliPlatform } from './platform.ts';
+import type { HeldLock, LockHolder } from '../adapters/_lock.ts';
+import { readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
 import { scheduleRenewal } from './renewal-info.ts';
+import { foldersOfSet, hasLeftovers, setMismatch } from './set-check.ts';
 import { VERSION } from './version.ts';
+
+/** cert.pem's certificate: read, and its text and DER, which the set check compares. */
+interface CurrentCertificate {
+  summary: CertificateSummary;
+  text: string;
+  der: Uint8Array;
+}
+
+function parseCurrentCertificate(text: string, file: string): CurrentCertificate {
+  try {
+    const block = pemDecodeAll(text).find((candidate) => candidate.label === 'CERTIFICATE');
+    if (!block) throw new SyntaxError('Cannot parse PEM: no "CERTIFICATE" block');
+    return { summary: readCertificateSummary(block.der), text, der: block.der };
+  } catch (error) {
+    throw new Error(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+}
 
 /** The certificate in cert.pem, or undefined when there is none yet. */
 export function readCurrentCertificate(platform: CliPlatform, file: string): CertificateSummary | undefined {
   const text = readText(platform, file);
-  if (text === undefined) return undefined;
-  try {
-    const block = pemDecodeAll(text).find((candidate) => candidate.label === 'CERTIFICATE');
-    if (!block) throw new SyntaxError('Cannot parse PEM: no "CERTIFICATE" block');
-    return readCertificateSummary(block.der);
-  } catch (error) {
-    throw new Error(`Cannot read ${file}: ${(error as Error).message}`);
-  }
+  return text === undefined ? undefined : parseCurrentCertificate(text, file).summary;
 }
 
 async function main(platform: CliPlatform): Promise<number> {
@@ -78,23 +90,73 @@ export interface RunShared {
   responder?: ChallengeResponder;
 }
 
-/** One domain set, from its files to its exit status: the plan, the CA's renewal window, and the run when a certificate changes. */
+
+/** What the files say: the plan, and cert.pem's text it started from. */
+async function planSet(
+  platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, shared: RunShared,
+): Promise<{ plan: Plan; certText?: string; mismatch?: string }> {
+  const now = new Date();
+  const certText = readText(platform, paths.cert);
+  const existing = certText === undefined ? undefined : parseCurrentCertificate(certText, paths.cert);
+  const mismatch = existing && !options.revoke ? setMismatch(platform, paths, existing) : undefined;
+  let plan = planRun(options, identifiers, existing?.summary, paths.cert, now, mismatch);
+  if (existing) plan = await scheduleRenewal(platform, options, existing.summary, paths, plan, now, shared.session);
+  return { plan, ...(certText !== undefined && { certText }), ...(mismatch && { mismatch }) };
+}
+
+function unchanged(platform: CliPlatform, options: CliOptions, paths: CliPaths, plan: Extract<Plan, { action: 'unchanged' }>, code: number) {
+  if (options.verbosity) {
+    platform.writeStderr(`acme-client: ${paths.cert} is valid until ${plan.notAfter.toISOString()}; renewal is due from ${plan.renewAt.toISOString()}`
+      + `${plan.why ? ` (${plan.why})` : ''}\n`);
+  }
+  return { code, plan };
+}
+
+/** Puts right, under the set's lock, what a killed run left; true when that changed the certificate files. */
+async function recover(
+  platform: CliPlatform & CliRunPlatform, options: CliOptions, paths: CliPaths, folders: string[], lock: HeldLock | undefined,
+): Promise<boolean> {
+  const { recoverSet } = await import('./cert-set.ts');
+  const { completed, removed } = await recoverSet(platform, paths, folders, lock);
+  for (const holder of lock?.tookOverFrom ?? []) {
+    if (options.verbosity) platform.writeStderr(`acme-client: took over the lock of process ${holder.pid}, which is gone\n`);
+  }
+  // A completed change is news for the cron mail; removed temporary files change nothing anyone uses.
+  if (completed) platform.writeStderr(`acme-client: ${completed}\n`);
+  if (removed.length && options.verbosity) platform.writeStderr(`acme-client: removed ${removed.join(', ')}, left by a run that was stopped\n`);
+  return completed !== undefined;
+}
+
+/**
+ * One domain set, from its files to its exit status: the plan, the CA's renewal window, and the run when a
+ * certificate changes, with what the sets of the run share.
+ * A run that finds nothing due and nothing left behind by a killed run takes no lock: it only reads, and every file
+ * it reads is replaced whole. Anything else happens under the set's lock, which lives in its certificate folder.
+ */
 export async function processSet(
   platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, shared: RunShared,
 ): Promise<{ code: number; plan: Plan }> {
-  const now = new Date();
-  const existing = readCurrentCertificate(platform, paths.cert);
-  let plan = planRun(options, identifiers, existing, paths.cert, now);
-  if (existing) plan = await scheduleRenewal(platform, options, existing, paths, plan, now, shared.session);
-  if (plan.action === 'unchanged') {
-    if (options.verbosity) {
-      platform.writeStderr(`acme-client: ${paths.cert} is valid until ${plan.notAfter.toISOString()}; renewal is due from ${plan.renewAt.toISOString()}`
-        + `${plan.why ? ` (${plan.why})` : ''}\n`);
-    }
-    return { code: EXIT_UNCHANGED, plan };
+  const folders = foldersOfSet(options, paths);
+  const leftovers = hasLeftovers(platform, paths, folders);
+  // Leftovers mean a set that may be half changed, so it is read only once they are dealt with.
+  const first = leftovers ? undefined : await planSet(platform, options, identifiers, paths, shared);
+  if (first?.plan.action === 'unchanged') return unchanged(platform, options, paths, first.plan, EXIT_UNCHANGED);
+  const [{ run }, { lockPathOf }, runPlatform] = await Promise.all([import('./run.ts'), import('./cert-set.ts'), platform.load()]);
+  const full = { ...platform, ...runPlatform };
+  // No folder yet: nothing to lock or complete, at most temporary files to remove; the run makes it (-m) and locks it.
+  const lockPath = lockPathOf(paths);
+  const onWait = (holder: LockHolder) => options.verbosity && platform.writeStderr(`acme-client: waiting for process ${holder.pid}, which holds ${lockPath}\n`);
+  const lock = (await full.isDirectory(paths.certDir)) ? await full.acquireFileLock(lockPath, { onWait }) : undefined;
+  try {
+    const repaired = leftovers && (await recover(full, options, paths, folders, lock));
+    // A run that held the lock until a moment ago may have changed the set since it was read.
+    const { plan, mismatch } = first && readText(platform, paths.cert) === first.certText ? first : await planSet(platform, options, identifiers, paths, shared);
+    if (mismatch && plan.action === 'renew') platform.writeStderr(`acme-client: ${mismatch}; renewing to repair the set\n`);
+    if (plan.action === 'unchanged') return unchanged(platform, options, paths, plan, repaired ? EXIT_CHANGED : EXIT_UNCHANGED);
+    return { code: await run({ options, identifiers, paths, plan, shared, ...(lock && { lock }) }, full), plan };
+  } finally {
+    await lock?.release();
   }
-  const [{ run }, runPlatform] = await Promise.all([import('./run.ts'), platform.load()]);
-  return { code: await run({ options, identifiers, paths, plan, shared }, { ...platform, ...runPlatform }), plan };
 }
 
 /** A failure as one line, as cron mails and log scrapers expect; the message already names the file, name or problem. */

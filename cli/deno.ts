@@ -4,6 +4,16 @@
 
 import * as deno from '../adapters/deno.ts';
 import { runCommand } from './command.ts';
+import { withTestHooks } from './platform.ts';
+
+/** An environment variable, or undefined where the run has no --allow-env for it. */
+function environment(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Deno's own error for a permission that the command line was not given, wherever it sits among the causes. */
 function deniedPermission(error: unknown): Error | undefined {
@@ -31,6 +41,13 @@ runCommand({
       throw error;
     }
   },
+  listNamesSync(path) {
+    try {
+      return Array.from(Deno.readDirSync(path), (entry) => entry.name);
+    } catch {
+      return [];
+    }
+  },
   writeStdout: (text) => deno.writeAllSync(Deno.stdout, text),
   writeStderr: (text) => deno.writeAllSync(Deno.stderr, text),
   // Deno's writes to stdout and stderr are done when writeSync returns, so nothing is left to flush.
@@ -47,6 +64,9 @@ runCommand({
     createFetch: deno.createDenoFetch,
     caaResolver: deno.denoCaaResolver,
     dnsUpdateResponder: async (options) => deno.dnsUpdateResponder(options),
+    renameFile: (from, to) => Deno.rename(from, to),
+    pid: Deno.pid,
+    ...withTestHooks(environment, (text) => deno.writeAllSync(Deno.stderr, text), deno.acquireFileLock),
     async listDirectory(path) {
       const names: string[] = [];
       for await (const entry of Deno.readDir(path)) names.push(entry.name);

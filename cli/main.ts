@@ -2,15 +2,20 @@
 // node:fs loads at start; adapters/node.ts, with its servers, TLS and readline, comes by dynamic import once a
 // certificate has to change, so the cron run that finds nothing due starts almost as fast as `node -e 0`.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeSync } from 'node:fs';
 import { runCommand } from './command.ts';
-import type { CliRunPlatform } from './platform.ts';
+import { withTestHooks, type CliRunPlatform } from './platform.ts';
 
 async function loadNodePlatform(): Promise<CliRunPlatform> {
-  const [node, { nodeCaaResolver }, { readdir }] = await Promise.all([import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('node:fs/promises')]);
+  const [node, { nodeCaaResolver }, { readdir, rename }] = await Promise.all([
+    import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('node:fs/promises'),
+  ]);
   return {
     ...node,
     listDirectory: (path) => readdir(path),
+    renameFile: (from, to) => rename(from, to),
+    pid: process.pid,
+    ...withTestHooks((name) => process.env[name], (text) => writeSync(2, text), node.acquireFileLock),
     createFetch: node.createNodeFetch,
     caaResolver: nodeCaaResolver,
     dnsUpdateResponder: async (options) => (await import('../adapters/node-dns-update.ts')).dnsUpdateResponder(options),
@@ -27,6 +32,13 @@ runCommand({
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
+    }
+  },
+  listNamesSync(path) {
+    try {
+      return readdirSync(path);
+    } catch {
+      return [];
     }
   },
   writeStdout: (text) => process.stdout.write(text),

@@ -34,6 +34,8 @@ export function planRun(
   existing: Pick<CertificateSummary, 'notBefore' | 'notAfter' | 'dnsNames' | 'ipAddresses'> | undefined,
   certFile: string,
   now: Date,
+  /** Why cert.pem, chain.pem, fullchain.pem and the domain key are not one set (cli/set-check.ts); a new set repairs it. */
+  mismatch?: string,
 ): Plan {
   if (!existing) {
     if (options.revoke) throw new RangeError(`Cannot revoke: there is no certificate at ${certFile}`);
@@ -45,6 +47,7 @@ export function planRun(
     throw new RangeError(`The certificate ${certFile} does not cover ${list(added)}${options.revoke ? '' : ': use -e to add names'}`);
   }
   if (options.revoke) return { action: 'revoke' };
+  if (mismatch) return { action: 'renew', reason: mismatch };
   if (added.length) return { action: 'renew', reason: `adding ${list(added)}` };
   if (options.force) return { action: 'renew', reason: 'forced by -F' };
   const renewAt = renewalTime(existing);

@@ -5,6 +5,7 @@ import type { CaaResolver } from '../core/caa.ts';
 import type { DnsUpdateResponderOptions } from '../core/dns-update.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import type { ClosingFetch, StandaloneResponder } from '../adapters/_shared.ts';
+import type { HeldLock, LockOptions } from '../adapters/_lock.ts';
 import type { CallerChallengeType, ListenAddress } from './args.ts';
 
 export interface CliPlatform {
@@ -18,6 +19,8 @@ export interface CliPlatform {
    * asynchronous read would start the thread pool, which costs the cron path time and memory.
    */
   readTextFile(path: string): string | undefined;
+  /** The names in a folder; none when it is missing or cannot be read. Synchronous for the same reason. */
+  listNamesSync(path: string): string[];
   writeStdout(text: string): void;
   writeStderr(text: string): void;
   /** Ends the process with this status once stdout and stderr are written out, whatever connections are still open. */
@@ -39,7 +42,22 @@ export interface CliRunPlatform {
   makeDirectories(path: string, mode: number): Promise<void>;
   /** Temporary file in the same folder, fsync, rename: a crash leaves the old file or the new one, never part of one. */
   writeFileAtomic(path: string, data: string, mode: number): Promise<void>;
+  /** writeFileAtomic only where nothing is yet: false, with nothing written, when the file exists. */
+  writeNewFile(path: string, data: string, mode: number): Promise<boolean>;
   removeFileIfExists(path: string): Promise<boolean>;
+  /** rename(2); the caller syncs the folder. */
+  renameFile(from: string, to: string): Promise<void>;
+  /** fsync(2) of a folder, so renames and removals in it survive a crash. */
+  syncDirectory(path: string): Promise<void>;
+  /** A file's last modification, undefined when it is gone. */
+  modifiedTime(path: string): Promise<Date | undefined>;
+  /** This process's ID, and whether another still runs (undefined: the runtime cannot tell). */
+  readonly pid: number;
+  isProcessAlive(pid: number): boolean | undefined;
+  /** One run at a time per certificate set: see adapters/_lock.ts. */
+  acquireFileLock(path: string, options?: LockOptions): Promise<HeldLock>;
+  /** A named moment of a run (e.g. "journal-written"), where a crash test may stop it: see withTestHooks. */
+  checkpoint(name: string): void;
   /** A fetch that verifies TLS against the runtime's trust store, sends this User-Agent, and keeps its connections until close(). */
   createFetch(userAgent: string): ClosingFetch;
   webrootResponder(dir: string): ChallengeResponder;
@@ -53,6 +71,27 @@ export interface CliRunPlatform {
   caaResolver(server?: string): CaaResolver;
   /** dns-01 by RFC 2136 updates (--dns-update), whose code loads only then. */
   dnsUpdateResponder(options: DnsUpdateResponderOptions): Promise<ChallengeResponder>;
+}
+
+/**
+ * What the crash and lock tests set in a run's environment: ACME_CLIENT_TEST_PAUSE_AT, a checkpoint name where the run
+ * stops (says so on stderr and blocks the whole process, so the test kills it right there), and
+ * ACME_CLIENT_TEST_LOCK_WAIT_MS, a shorter wait for a set's lock than the 30 s a real run waits.
+ */
+export function withTestHooks(
+  environment: (name: string) => string | undefined, writeStderr: (text: string) => void, acquire: CliRunPlatform['acquireFileLock'],
+): Pick<CliRunPlatform, 'checkpoint' | 'acquireFileLock'> {
+  const pauseAt = environment('ACME_CLIENT_TEST_PAUSE_AT');
+  const waitMs = Number(environment('ACME_CLIENT_TEST_LOCK_WAIT_MS')) || undefined;
+  return {
+    checkpoint(name) {
+      if (name !== pauseAt) return;
+      writeStderr(`acme-client: paused at ${name}\n`);
+      // Synchronous on purpose: no other callback may run (and write) while the test kills the process.
+      for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    },
+    acquireFileLock: (path, options) => acquire(path, { ...(waitMs !== undefined && { waitMs }), ...options }),
+  };
 }
 
 /** strerror(3)'s words for the errors a file operation meets, so that Node and Deno, which agree on codes only, say the same. */

@@ -1,7 +1,9 @@
-// What acme-client does once a certificate has to change: check every input without writing, talk to the CA,
-// and only then write keys, backups and certificates. Loaded by dynamic import, so the cron path never pays for it.
+// What acme-client does once a certificate has to change: check every input without writing, then talk to the CA,
+// writing each new key just before the CA may learn of it, and the certificates (with -b's backups) as one set at the
+// end. Loaded by dynamic import, so the cron path never pays for it.
 
-import { dirnamePath, joinPath } from '../adapters/_path.ts';
+import { basenamePath, dirnamePath } from '../adapters/_path.ts';
+import type { HeldLock } from '../adapters/_lock.ts';
 import { CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE } from '../adapters/_shared.ts';
 import type { AcmeClient } from '../core/client.ts';
 import type { Transport } from '../core/http.ts';
@@ -18,10 +20,11 @@ import type { CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
 import type { RunShared } from './command.ts';
 import type { CliPaths } from './defaults.ts';
-import { EXIT_CHANGED, type Plan } from './plan.ts';
+import { EXIT_CHANGED, EXIT_UNCHANGED, type Plan } from './plan.ts';
 import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
-import { saveRenewalState } from './ari-query.ts';
-import { serialOf } from './renewal-info.ts';
+import { STATE_FILE_MODE } from './ari-query.ts';
+import { changeSet, lockPathOf, type SetChange } from './cert-set.ts';
+import { formatRenewalState, serialOf } from './renewal-info.ts';
 
 export interface RunInput {
   options: CliOptions;
@@ -30,6 +33,8 @@ export interface RunInput {
   plan: Exclude<Plan, { action: 'unchanged' }>;
   /** The CA session of the run, and a responder when several sets share one (this set then leaves it open). */
   shared: RunShared;
+  /** The set's lock, held by the caller; without it (the set's folder did not exist yet) the run takes it itself. */
+  lock?: HeldLock;
 }
 
 type Platform = CliPlatform & CliRunPlatform;
@@ -126,46 +131,65 @@ async function openAccount(
     if (options.agreement !== undefined && terms !== options.agreement) {
       platform.writeStderr(`acme-client: warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${options.agreement}\n`);
     }
+    // From this request on, the CA may know the key, whether or not its answer arrives.
+    if (!accountFile.key) await session.once(`write ${accountFile.path}`, () => persistNewKey(platform, accountFile, accountKey, log));
+    platform.checkpoint('account-key-written');
     const account = await (await session.client(transport, accountKey)).createAccount({
       termsOfServiceAgreed: true,
       ...(options.email !== undefined && { contact: [`mailto:${options.email}`] }),
       ...(options.eabKid !== undefined && { externalAccountBinding: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
     });
     log(describeEvent({ kind: 'account', url: account.url, created: account.created }));
+    platform.checkpoint('account-done');
     return account.url;
   });
   return session.client(transport, accountKey, accountUrl);
 }
 
-/** The platform's atomic write, with the file named in the message when it fails. */
-async function writeFile(platform: Platform, path: string, text: string, mode: number): Promise<void> {
-  try {
-    await platform.writeFileAtomic(path, text, mode);
-  } catch (error) {
-    throw new Error(`Cannot write ${path}: ${fileErrorReason(error)}`, { cause: error });
-  }
-}
-
-/** -b: copies named after one UNIX time, written before anything is replaced or removed; nothing without a certificate. */
-async function backUpCertificates(platform: Platform, paths: CliPaths, log: Log): Promise<void> {
+/** -b: copies of the certificate files named after one UNIX time, made in the same change that replaces or removes them. */
+function backupChanges(platform: Platform, paths: CliPaths, log: Log): SetChange[] {
   const now = Math.floor(Date.now() / 1000);
-  const files: [string, string][] = [[paths.cert, 'cert'], [paths.chain, 'chain'], [paths.fullchain, 'fullchain']];
-  for (const [file, base] of files) {
-    const text = platform.readTextFile(file);
+  const changes: SetChange[] = [];
+  for (const [file, base] of [[paths.cert, 'cert'], [paths.chain, 'chain'], [paths.fullchain, 'fullchain']] as const) {
+    const text = readText(platform, file);
     if (text === undefined) continue;
-    const backup = joinPath(paths.certDir, `${base}-${now}.pem`);
-    await writeFile(platform, backup, text, CERT_FILE_MODE);
-    log(`backed up ${file} to ${backup}`);
+    changes.push({ name: `${base}-${now}.pem`, text, mode: CERT_FILE_MODE });
+    log(`backing up ${file} to ${base}-${now}.pem`);
   }
+  return changes;
 }
 
-async function writeNewKey(platform: Platform, file: KeyFile, key: AcmeKey, log: Log): Promise<void> {
-  await platform.makeDirectories(dirnamePath(file.path), KEY_DIR_MODE);
-  await writeFile(platform, file.path, exportPkcs8Pem(key), KEY_FILE_MODE);
+/**
+ * Puts a key this run made on disk, synced with its folders, before the CA may learn of it (issue 11's key process
+ * may take this step over). A key file that appeared since the run read it is kept, and the run stops: that key may
+ * be one the CA knows already.
+ */
+async function persistNewKey(platform: Platform, file: KeyFile, key: AcmeKey, log: Log): Promise<void> {
+  let written: boolean;
+  try {
+    await platform.makeDirectories(dirnamePath(file.path), KEY_DIR_MODE);
+    written = await platform.writeNewFile(file.path, exportPkcs8Pem(key), KEY_FILE_MODE);
+  } catch (error) {
+    throw new Error(`Cannot write ${file.what} ${file.path}: ${fileErrorReason(error)}`, { cause: error });
+  }
+  if (!written) throw new Error(`Cannot write ${file.what} ${file.path}: another run created it meanwhile; run again to use it`);
   log(`wrote ${file.what} ${file.path}`);
 }
 
-async function issue({ options, identifiers, paths, plan, shared }: RunInput, platform: Platform, log: Log): Promise<number> {
+/**
+ * The set's lock for a run that found no folder to lock: once -m's folders are made, the lock is taken, and if
+ * another run issued this set meanwhile, there is nothing left to do (undefined).
+ */
+async function lockNewSet(platform: Platform, paths: CliPaths, log: Log): Promise<HeldLock | undefined> {
+  for (const dir of paths.perDomainDirs) await platform.makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
+  const lock = await platform.acquireFileLock(lockPathOf(paths));
+  if (platform.readTextFile(paths.cert) === undefined) return lock;
+  await lock.release();
+  log(`another run wrote ${paths.cert} meanwhile`);
+  return undefined;
+}
+
+async function issue({ options, identifiers, paths, plan, shared, lock: held }: RunInput, platform: Platform, log: Log): Promise<number> {
   // Every check that can fail on bad input runs before the first write: names (already), directories, keys.
   if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
   const accountFile = await readKeyFile(platform, paths.accountKey, 'account key');
@@ -173,10 +197,13 @@ async function issue({ options, identifiers, paths, plan, shared }: RunInput, pl
   requireKey(accountFile, options.createAccountKey, '-n');
   requireKey(domainFile, options.createDomainKey, '-N');
   const responder: ChallengeResponder & { close?: () => unknown } = shared.responder ?? (await openResponder(platform, options, paths, log));
+  let lock = held;
   try {
+    lock ??= await lockNewSet(platform, paths, log);
+    if (!lock) return EXIT_UNCHANGED;
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
     const session = await shared.session();
-    // New keys stay in memory until the certificate is here, so a failed run leaves the disk as it was.
+    // New keys stay in memory until the CA may learn of them: each is written just before the request that shows it.
     const accountKey = accountFile.key ?? (await newKey(session, accountFile, options));
     const domainKey = domainFile.key ?? (await newKey(session, domainFile, options));
     const client = await openAccount(platform, options, session, session.transportFor(platform), accountFile, accountKey, log);
@@ -192,23 +219,31 @@ async function issue({ options, identifiers, paths, plan, shared }: RunInput, pl
       ...(plan.action === 'renew' && plan.replaces && client.directory.renewalInfo && { replaces: plan.replaces }),
       ...(options.caaCheck && { caaResolver: platform.caaResolver(options.dnsServer) }),
       // Losing the rate-limit exemption is worth a line in the cron mail; the rest is progress for -v.
-      onProgress: (event) => (event.kind === 'replaces-refused' ? platform.writeStderr(`acme-client: ${describeEvent(event)}\n`) : log(describeEvent(event))),
+      onProgress: (event) => {
+        if (event.kind === 'replaces-refused') platform.writeStderr(`acme-client: ${describeEvent(event)}\n`);
+        else log(describeEvent(event));
+        if (event.kind === 'order' || event.kind === 'certificate') platform.checkpoint(`${event.kind}-done`);
+      },
+      // Once per file: the sets that share it write it once.
+      beforeFinalize: async () => {
+        if (!domainFile.key) await session.once(`write ${domainFile.path}`, () => persistNewKey(platform, domainFile, domainKey, log));
+        platform.checkpoint('domain-key-written');
+      },
     });
 
-    for (const dir of paths.perDomainDirs) await platform.makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
-    // Once per file: the sets that share it write it once.
-    if (!accountFile.key) await session.once(`write ${accountFile.path}`, () => writeNewKey(platform, accountFile, accountKey, log));
-    if (!domainFile.key) await session.once(`write ${domainFile.path}`, () => writeNewKey(platform, domainFile, domainKey, log));
-    if (options.backup) await backUpCertificates(platform, paths, log);
-    await writeFile(platform, paths.cert, issued.certificatePem, CERT_FILE_MODE);
-    await writeFile(platform, paths.chain, issued.chainPem, CERT_FILE_MODE);
-    await writeFile(platform, paths.fullchain, issued.fullchainPem, CERT_FILE_MODE);
-    log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
     // The next run asks this CA about the new certificate; a CA without ARI is remembered, so no run asks it.
     const renewalInfo = client.directory.renewalInfo && issued.certificate.authorityKeyIdentifier?.length ? client.directory.renewalInfo : null;
-    await saveRenewalState(platform, paths.renewalInfo, { serial: serialOf(issued.certificate), renewalInfo });
+    await changeSet(platform, paths, [
+      ...(options.backup ? backupChanges(platform, paths, log) : []),
+      { name: basenamePath(paths.cert), text: issued.certificatePem, mode: CERT_FILE_MODE },
+      { name: basenamePath(paths.chain), text: issued.chainPem, mode: CERT_FILE_MODE },
+      { name: basenamePath(paths.fullchain), text: issued.fullchainPem, mode: CERT_FILE_MODE },
+      { name: basenamePath(paths.renewalInfo), text: formatRenewalState({ serial: serialOf(issued.certificate), renewalInfo }), mode: STATE_FILE_MODE },
+    ], lock);
+    log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
     return EXIT_CHANGED;
   } finally {
+    if (!held) await lock?.release();
     if (!shared.responder) await responder.close?.();
   }
 }
@@ -217,7 +252,7 @@ async function issue({ options, identifiers, paths, plan, shared }: RunInput, pl
  * RFC 8555 §7.6 accepts a revocation signed by the certificate's own key without any account, so the domain key
  * signs when it belongs to the certificate; otherwise the account that holds it does.
  */
-async function revoke({ options, paths, shared }: RunInput, platform: Platform, log: Log): Promise<number> {
+async function revoke({ options, paths, shared, lock }: RunInput, platform: Platform, log: Log): Promise<number> {
   // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
   const certificate = parseCertificate(pemDecode(platform.readTextFile(paths.cert) ?? '', ['CERTIFICATE']).der);
   const domainFile = await readKeyFile(platform, paths.domainKey, 'domain key');
@@ -239,8 +274,11 @@ async function revoke({ options, paths, shared }: RunInput, platform: Platform, 
     if (!isAlreadyRevoked(error)) throw error;
     log(`certificate ${certificate.serialHex} was already revoked`);
   }
-  if (options.backup) await backUpCertificates(platform, paths, log);
-  for (const file of [paths.cert, paths.chain, paths.fullchain, paths.renewalInfo]) await platform.removeFileIfExists(file);
+  // A certificate is there, so its folder is, and the caller holds the set's lock.
+  await changeSet(platform, paths, [
+    ...(options.backup ? backupChanges(platform, paths, log) : []),
+    ...[paths.cert, paths.chain, paths.fullchain, paths.renewalInfo].map((file) => ({ name: basenamePath(file) })),
+  ], lock!);
   log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
   return EXIT_CHANGED;
 }

@@ -122,6 +122,16 @@ export interface IssueOptions {
   caaResolver?: CaaResolver;
   /** Called with each step as it happens. */
   onProgress?: (event: FlowEvent) => void;
+  /**
+   * Awaited just before newAccount is sent (only when the client has no accountUrl yet). A caller that made a new
+   * account key stores it here, durably: once the request is out, the CA may know the key even if no answer comes.
+   */
+  beforeNewAccount?: () => Promise<void>;
+  /**
+   * Awaited just before finalize is sent. A caller that made a new certificate key stores it here, durably: the CA
+   * may issue a certificate for it even if the run ends before the download.
+   */
+  beforeFinalize?: () => Promise<void>;
 }
 
 /**
@@ -225,6 +235,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const { csr, publicJwk } = await requestFor(options, identifiers);
 
   if (!client.accountUrl) {
+    await options.beforeNewAccount?.();
     const account = await client.createAccount(options.account ?? {});
     emit({ kind: 'account', url: account.url, created: account.created });
   }
@@ -248,6 +259,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   let current = order.status === 'pending' ? await authorize(client, order, responder, emit) : order;
   if (current.status === 'ready') {
     emit({ kind: 'finalize', url: order.url });
+    await options.beforeFinalize?.();
     current = await client.finalize(current, csr);
     if (current.status !== 'valid' && current.status !== 'invalid') current = await client.pollOrder(order.url, ['valid']);
   }

@@ -60,6 +60,10 @@ export interface AcmeProxy {
   readonly requests: RecordedRequest[];
   /** How many requests went to the directory, newNonce and newAccount (accounts created: 201). */
   count(what: 'directory' | 'newNonce' | 'newAccount' | 'accountsCreated', since?: number): number;
+  /** The public JWK of every newAccount the CA answered with an account (200 or 201), even if the client never read it. */
+  readonly accountKeys: JsonWebKey[];
+  /** The CSR (base64url DER) of every finalize the CA accepted, even if the client never read the answer. */
+  readonly finalizedCsrs: string[];
   /** Sets the window served for a certificate; undefined makes it unknown (404). */
   setRenewalInfo(certId: string, info: ProxyRenewalInfo | undefined): void;
   /** Refuse every newOrder that carries replaces, as Boulder does for this reason. */
@@ -102,6 +106,8 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
     requests: [],
     count: (what, since = 0) => proxy.requests.slice(since)
       .filter((request) => request.path === paths[what] && (what !== 'accountsCreated' || request.status === 201)).length,
+    accountKeys: [],
+    finalizedCsrs: [],
     rejectReplaces: undefined,
     setRenewalInfo(certId, info) {
       if (info) renewalInfos.set(certId, info);
@@ -140,6 +146,15 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
       { type: `urn:ietf:params:acme:error:${type}`, detail: `Could not validate ARI 'replaces' field :: ${reason}`, status });
   }
 
+  /** What the CA now knows: an account's key, or a certificate key it was asked to certify. */
+  function recordKeys(path: string, body: Buffer): void {
+    const jws = JSON.parse(body.toString()) as { protected: string; payload: string };
+    const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString() || 'null');
+    if (path === newAccountPath) proxy.accountKeys.push(decode(jws.protected).jwk);
+    const payload = decode(jws.payload) as { csr?: unknown } | null;
+    if (typeof payload?.csr === 'string') proxy.finalizedCsrs.push(payload.csr);
+  }
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     res.on('finish', () => proxy.requests.push({ method: req.method!, path: req.url ?? '/', status: res.statusCode }));
     (async () => {
@@ -153,6 +168,7 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
         if (proxy.rejectReplaces && payload.replaces !== undefined) return refuseReplaces(res, payload.replaces);
       }
       const upstream = await forward(req.method!, path, req.headers, body);
+      if (req.method === 'POST' && upstream.status < 300) recordKeys(path, body);
       let responseBody = upstream.body;
       if (req.method === 'GET' && path === pebbleUrl.pathname) {
         const augmented = JSON.parse(responseBody.toString()) as { meta?: Record<string, unknown>; renewalInfo?: string };

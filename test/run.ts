@@ -88,7 +88,8 @@ if (requested.length === 0) {
   await step('type check (core and web, no Node types)', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.core.json', '--noEmit']);
   // `deno run` does not type-check, and the Deno tests import neither the CLI's Deno entry nor the example; --doc
   // also checks the @example blocks of the library's documentation.
-  const documented = ['adapters/deno.ts', 'adapters/_shared.ts', 'adapters/deno-tls-alpn.ts', ...readdirSync('core').filter((file) => file.endsWith('.ts')).map((file) => `core/${file}`)];
+  const documented = ['adapters/deno.ts', 'adapters/_shared.ts', 'adapters/deno-tls-alpn.ts', 'adapters/_lock.ts',
+    ...readdirSync('core').filter((file) => file.endsWith('.ts')).map((file) => `core/${file}`)];
   await step('type check (Deno: CLI entry, example, documentation examples)', 'node_modules/.bin/deno',
     ['check', '--quiet', '--doc', 'cli/deno.ts', 'examples/deno-issue.ts', ...documented]);
   await step('deno doc --lint (every public export documented)', 'node_modules/.bin/deno', ['doc', '--quiet', '--lint', 'core/mod.ts', 'adapters/deno.ts']);

@@ -2,7 +2,7 @@
 // narrowest permissions), serve a webroot for http-01, and snapshot a directory tree (modes and bytes) to prove
 // that a refused run changed nothing.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -43,6 +43,7 @@ function cliCommand(runtime: Runtime, args: readonly string[], permissions = den
 }
 
 export interface CliResult {
+  /** The exit status; -1 when a signal ended the child. */
   code: number;
   stdout: string;
   stderr: string;
@@ -62,6 +63,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** `ulimit -n`: the most file descriptors the CLI may hold open at once, sockets included. */
   fileLimit?: number;
+  /** Called with the child once it runs, e.g. to kill it; its stdout and stderr are still collected. */
+  onSpawn?: (child: ChildProcessWithoutNullStreams) => void;
 }
 
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
@@ -69,6 +72,36 @@ export function runCli(args: string[], options: RunOptions = {}): Promise<CliRes
   const [command, argv] = cliCommand(runtime, args, options.permissions);
   if (options.fileLimit === undefined) return runChild(runtime, [command, argv], options);
   return runChild(runtime, ['sh', ['-c', `ulimit -n ${options.fileLimit} && exec "$@"`, 'sh', command, ...argv]], options);
+}
+
+/** A run that stops itself at a checkpoint (ACME_CLIENT_TEST_PAUSE_AT, see cli/platform.ts) and waits there to be killed. */
+export interface PausedRun {
+  /** The child's PID, once it has said it is paused; rejects if it ended first. */
+  paused: Promise<number>;
+  /** SIGKILL, as a crash would stop it. */
+  kill(): void;
+  result: Promise<CliResult>;
+}
+
+export function runCliUntil(args: string[], point: string, options: RunOptions = {}): PausedRun {
+  let child: ChildProcessWithoutNullStreams | undefined;
+  let reached: (pid: number) => void = () => {};
+  const paused = new Promise<number>((resolve) => (reached = resolve));
+  const result = runCli(args, {
+    ...options,
+    env: { ...options.env, ACME_CLIENT_TEST_PAUSE_AT: point },
+    onSpawn(spawned) {
+      child = spawned;
+      let stderr = '';
+      spawned.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()).includes(`acme-client: paused at ${point}\n`) && reached(spawned.pid!));
+      options.onSpawn?.(spawned);
+    },
+  });
+  return {
+    paused: Promise.race([paused, result.then((ended) => Promise.reject(new Error(`the run ended before ${point}: exit ${ended.code}: ${ended.stderr}`)))]),
+    kill: () => child?.kill('SIGKILL'),
+    result,
+  };
 }
 
 /** `deno ARGS` as the tests run Deno: the project-local DENO_DIR, no colours, and DENO_CERT when `caFile` is given. */
@@ -90,6 +123,7 @@ function runChild(runtime: Runtime, [command, argv]: [string, string[]], options
     delete env.DENO_CERT;
     if (options.caFile) env[runtime === 'node' ? 'NODE_EXTRA_CA_CERTS' : 'DENO_CERT'] = options.caFile;
     const child = spawn(command, argv, { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -209,7 +209,8 @@ for (const runtime of RUNTIMES) {
       assert.equal(result.stderr, 'acme-client: CAA record 0 issue "letsencrypt.org" on forbidden.test forbids issuance for www.forbidden.test '
         + `by this CA (caaIdentities: ${PEBBLE_IDENTITY})\n`);
       assert.equal(result.ordered, false);
-      assert.deepEqual(snapshotTree(result.s.dir), { 'certs/': '755' });
+      // The account came first (RFC 8657's accounturi needs it), so its key is kept: the CA knows it.
+      assert.deepEqual(Object.keys(snapshotTree(result.s.dir)), ['account.pem', 'certs/']);
     });
 
     test(`[${runtime}] --no-caa-check skips it: the order goes out`, async () => {
