@@ -25,17 +25,16 @@ export function hasLeftovers(platform: CliPlatform, paths: CliPaths, folders: re
 const sameDer = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
 
 /**
- * Why the set on disk is not whole, or undefined when it is: chain.pem and fullchain.pem must be there,
- * fullchain.pem must be cert.pem's certificate followed by chain.pem's, and cert.pem must be for the domain key.
- * `certificate` is cert.pem's text and its first certificate's DER.
+ * Why the set on disk is not whole, or undefined when it is: fullchain.pem must be cert.pem's certificate followed by
+ * chain.pem's, and cert.pem must be for the domain key. A set without chain.pem or fullchain.pem (acme-client(1)
+ * users may keep cert.pem alone) is checked against the key only. `certificate` is cert.pem's text and first DER.
  */
 export function setMismatch(platform: CliPlatform, paths: CliPaths, certificate: { text: string; der: Uint8Array }): string | undefined {
   const chain = readText(platform, paths.chain);
   const fullchain = readText(platform, paths.fullchain);
-  if (chain === undefined || fullchain === undefined) return `${chain === undefined ? paths.chain : paths.fullchain} is missing`;
   // acme-client writes fullchain.pem as cert.pem's text then chain.pem's, so equal text settles it; files another
   // tool wrote may differ in line breaks only, which the certificates' DER shows.
-  if (fullchain !== certificate.text + chain) {
+  if (chain !== undefined && fullchain !== undefined && fullchain !== certificate.text + chain) {
     const blocks = (text: string) => pemDecodeAll(text).filter((block) => block.label === 'CERTIFICATE').map((block) => block.der);
     const expected = [...blocks(certificate.text), ...blocks(chain)];
     const found = blocks(fullchain);

@@ -7,7 +7,8 @@
 // run that finds nothing due) and must leave one consistent set and no file of a killed run.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { startAcmeProxy, type AcmeProxy } from '../_acme-proxy.ts';
@@ -209,6 +210,27 @@ export function crashCampaign(runtime: Runtime): void {
       const next = random(SEED + 1);
       for (let i = 0; i < TIMED_KILLS; i++) await killAndRecover(t, set, ['-F', '-b'], { afterMs: Math.floor(next() * runMs) }, [], counts);
       report(t, 'renewal', counts);
+    });
+
+    test(`[${runtime}] a set that does not belong together (an old fullchain.pem; a domain key the certificate is not for) is renewed by the daily run, which says why`, async () => {
+      const set = setOf('mismatch');
+      assert.equal((await set.run(['-nN'])).code, 0);
+      const oldFullchain = readFileSync(join(set.certs, 'fullchain.pem'), 'utf8');
+      assert.equal((await set.run(['-F'])).code, 0);
+      // What an older acme-client left when killed between its renames: a new cert.pem beside an old fullchain.pem.
+      writeFileSync(join(set.certs, 'fullchain.pem'), oldFullchain);
+      const repaired = await set.run([]);
+      assert.equal(repaired.code, 0, repaired.stderr);
+      assert.equal(repaired.stderr, `acme-client: ${join(set.certs, 'fullchain.pem')} is not ${join(set.certs, 'cert.pem')} followed by `
+        + `${join(set.certs, 'chain.pem')}; renewing to repair the set\n`);
+      await checkConsistent(set.dir, set.certs);
+      // A new domain key (say, replaced by hand) that the certificate is not for: -N is not needed, the key is there.
+      writeFileSync(join(set.dir, 'domain.pem'), execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']));
+      const rekeyed = await set.run([]);
+      assert.equal(rekeyed.code, 0, rekeyed.stderr);
+      assert.match(rekeyed.stderr, /is not for the domain key .*domain\.pem; renewing to repair the set\n$/);
+      await checkConsistent(set.dir, set.certs);
+      assert.equal((await set.run([])).code, 2);
     });
   });
 }
