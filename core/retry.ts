@@ -68,18 +68,22 @@ export function backoffDelay(policy: RetryPolicy, retry: number): number {
   return Math.floor(policy.random() * Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** (retry - 1)));
 }
 
+/** A try cut shorter than this would fail a CA that is only slow, and tell the user nothing. */
+const MIN_TRY_MS = 5000;
+
 /**
  * The most time a run loses to faults before it fails, in ms. A request's first try may take the whole request
- * timeout; once a fault has cost anything, each try is cut to what is left of the budget, and no wait goes beyond it.
+ * timeout; once a fault has cost anything, each try is cut to what is left of the budget (but never below 5 s), and
+ * no wait goes beyond it.
  *
  * @example
  * ```ts
  * import { DEFAULT_RETRY_POLICY, worstFaultTimeMs } from "@acmets/acme-client";
- * console.log(worstFaultTimeMs(DEFAULT_RETRY_POLICY, 60_000)); // 60000: a CA that is down fails a run within a minute
+ * console.log(worstFaultTimeMs(DEFAULT_RETRY_POLICY, 60_000)); // 65000: a CA that is down fails a run within about a minute
  * ```
  */
 export function worstFaultTimeMs(policy: RetryPolicy, requestTimeoutMs: number): number {
-  return Math.max(policy.budgetMs, requestTimeoutMs);
+  return Math.max(policy.budgetMs + Math.min(MIN_TRY_MS, requestTimeoutMs), requestTimeoutMs);
 }
 
 /**
@@ -212,7 +216,7 @@ export class RequestTries {
   tryTimeout(requestTimeoutMs: number): number {
     this.#tryStarted = this.#now();
     const left = this.#policy.budgetMs - this.#ledger.lostMs;
-    return this.#ledger.lostMs > 0 ? Math.max(1, Math.min(requestTimeoutMs, left)) : requestTimeoutMs;
+    return this.#ledger.lostMs > 0 ? Math.min(requestTimeoutMs, Math.max(MIN_TRY_MS, left)) : requestTimeoutMs;
   }
 
   /** Whether one more badNonce may be retried (§6.5). */
