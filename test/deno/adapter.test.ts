@@ -1,8 +1,8 @@
 // adapters/deno.ts on its own, in Deno: atomic writes and modes, keys on disk, the fetch, and the challenge responders.
 import { assert, assertEquals } from '../_harness.ts';
 import {
-  callerResponder, createDenoFetch, denoCaaResolver, dnsResponder, isDirectory, loadOrCreateKey, readTextFileIfExists, removeFileIfExists,
-  startStandaloneResponder, startTlsAlpnResponder, webrootResponder, writeFileAtomic,
+  LockBusyError, acquireFileLock, callerResponder, createDenoFetch, denoCaaResolver, dnsResponder, isDirectory, isProcessAlive, loadOrCreateKey,
+  readTextFileIfExists, removeFileIfExists, startStandaloneResponder, startTlsAlpnResponder, webrootResponder, writeFileAtomic, writeNewFile,
 } from '../../adapters/deno.ts';
 import type { ChallengeTask } from '../../core/resources.ts';
 import { Transport } from '../../core/http.ts';
@@ -73,6 +73,48 @@ Deno.test('[deno] adapters/deno: loadOrCreateKey creates a key (0600, folders 07
     Deno.writeTextFileSync(`${dir}/garbage.pem`, 'not a key\n');
     assertEquals((await rejection(loadOrCreateKey(`${dir}/garbage.pem`))).message,
       `Cannot use key ${dir}/garbage.pem: Cannot import key: found neither a PEM block nor a JSON Web Key`);
+  }));
+
+Deno.test('[deno] adapters/deno: writeNewFile creates a file only where none is, and leaves no temporary either way', () =>
+  withTempDir(async (dir) => {
+    assertEquals(await writeNewFile(`${dir}/key.pem`, 'first', 0o600), true);
+    assertEquals(await writeNewFile(`${dir}/key.pem`, 'second', 0o600), false);
+    assertEquals(Deno.readTextFileSync(`${dir}/key.pem`), 'first');
+    assertEquals(mode(`${dir}/key.pem`), 0o600);
+    assertEquals([...Deno.readDirSync(dir)].map((entry) => entry.name), ['key.pem']);
+  }));
+
+Deno.test('[deno] adapters/deno: acquireFileLock: one holder at a time, a live one named by its PID, a gone one taken over once', () =>
+  withTempDir(async (dir) => {
+    const path = `${dir}/.acme-client.lock`;
+    const held = await acquireFileLock(path);
+    assertEquals(JSON.parse(Deno.readTextFileSync(path)).pid, Deno.pid);
+    // Another process holds it: a child that runs until it is killed.
+    await held.release();
+    assertEquals(await readTextFileIfExists(path), undefined);
+    const child = new Deno.Command('sleep', { args: ['60'] }).spawn();
+    try {
+      Deno.writeTextFileSync(path, JSON.stringify({ pid: child.pid, token: 'other', since: new Date().toISOString() }));
+      assertEquals(isProcessAlive(child.pid), true);
+      const busy = await rejection(acquireFileLock(path, { waitMs: 0 }));
+      assert(busy instanceof LockBusyError, String(busy));
+      assert(busy.message.startsWith(`Cannot lock ${path}: acme-client process ${child.pid} has held it since `), busy.message);
+    } finally {
+      child.kill('SIGKILL');
+      await child.status;
+    }
+    assertEquals(isProcessAlive(child.pid), false);
+    // Two at once find the dead holder: one takes over, and the other then finds a live holder, not a second takeover.
+    const results = await Promise.allSettled([acquireFileLock(path, { waitMs: 0 }), acquireFileLock(path, { waitMs: 0 })]);
+    const won = results.filter((result) => result.status === 'fulfilled');
+    const lost = results.filter((result) => result.status === 'rejected');
+    assertEquals([won.length, lost.length], [1, 1]);
+    assert((lost[0] as PromiseRejectedResult).reason instanceof LockBusyError, String((lost[0] as PromiseRejectedResult).reason));
+    const taken = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireFileLock>>>).value;
+    assertEquals(taken.tookOverFrom.map((holder) => holder.pid), [child.pid]);
+    assertEquals(await taken.isHeld(), true);
+    await taken.release();
+    assertEquals([...Deno.readDirSync(dir)], []);
   }));
 
 Deno.test('[deno] adapters/deno: webrootResponder writes one readable file per token and removes it; a bad token names no file', () =>
