@@ -189,6 +189,22 @@ test('flow: issues with all authorizations in parallel and polls only the order'
   assertEquals(csr.publicJwk, certificateKey.publicJwk);
 });
 
+test('flow: beforeNewAccount and beforeFinalize are awaited just before their requests, so a caller can store a new key first', async () => {
+  const { ca, client, certificateKey } = await setup();
+  const next: Record<string, number> = {};
+  const hook = (name: string) => async () => {
+    // A slow disk: the request must still wait for the hook.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    next[name] = ca.calls.length;
+  };
+  await issueCertificate({
+    client, identifiers: NAMES, certificateKey, responder: recordingResponder(), beforeNewAccount: hook('account key'), beforeFinalize: hook('domain key'),
+  });
+  // The first request after each hook is the one that shows the key: newAccount (after its nonce), finalize.
+  assertEquals(ca.calls.slice(next['account key'], next['account key']! + 2), ['HEAD /nonce', 'POST /new-account']);
+  assertEquals(ca.calls[next['domain key']!], 'POST /order/1/finalize');
+});
+
 test('flow: a reused valid authorization is not presented again', async () => {
   const { ca, client, certificateKey } = await setup({ reused: ['a.example.com'] });
   const responder = recordingResponder(['dns-01', 'http-01']);
