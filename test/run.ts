@@ -45,7 +45,7 @@ async function step(title: string, command: string, args: string[]): Promise<voi
 async function nodeTests(files: string[]): Promise<Record<string, StepResult>> {
   console.log(`\n== node --test (${files.length} files)`);
   const { code, output } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=3',
-    '--test-timeout=300000', ...files], NO_COLOR);
+    '--test-timeout=600000', ...files], NO_COLOR);
   // Tests named "[chromium] …" (the core suite in a browser) and "[deno] …" (the CLI run in Deno) count there.
   const counts: Record<string, StepResult> = { node: { passed: 0, failed: 0 }, chromium: { passed: 0, failed: 0 }, deno: { passed: 0, failed: 0 } };
   const suites = new Set<string>();
