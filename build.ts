@@ -129,6 +129,7 @@ async function buildLibrary(): Promise<void> {
 /** What the CLI loads only once a certificate has to change, by dynamic import from the entry. */
 const CLI_LAZY_MODULES: Record<string, string> = {
   run: 'cli/run.ts',
+  'run-separated': 'cli/run-separated.ts',
   'renew-many': 'cli/renew-many.ts',
   'ari-query': 'cli/ari-query.ts',
   'ca-session': 'cli/ca-session.ts',
@@ -136,6 +137,9 @@ const CLI_LAZY_MODULES: Record<string, string> = {
   node: 'adapters/node.ts',
   'node-dns': 'adapters/node-dns.ts',
   'node-dns-update': 'adapters/node-dns-update.ts',
+  'node-children': 'cli/node-children.ts',
+  // Not imported: the entry of the key and network processes (cli/privsep.ts), run by `node lazy/child.js ROLE`.
+  child: 'cli/node-child.ts',
 };
 
 async function buildCli(): Promise<void> {

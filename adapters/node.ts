@@ -2,7 +2,7 @@
 // responders (a webroot folder, or a built-in server), a tls-alpn-01 server (node-tls-alpn.ts) and the -t line
 // protocol on stdio. No protocol logic here.
 
-import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { createServer, request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -173,7 +173,8 @@ async function writeTemporary(path: string, data: string | Uint8Array, mode: num
   const temporary = join(dirname(path), temporaryName(basename(path), process.pid));
   const handle = await open(temporary, 'wx', mode);
   try {
-    await handle.chmod(mode);
+    // The umask may have taken bits away; by path, since Node's permission model refuses fchmod (the key process).
+    await chmod(temporary, mode);
     await handle.writeFile(data);
     await handle.sync();
   } catch (error) {

@@ -60,6 +60,8 @@ export interface CliOptions {
   jobs?: number;
   /** --retry-time: the seconds a run may lose to a failing CA (core/retry.ts's budget); its default when not given. */
   retryTime?: number;
+  /** --user: the account the network process runs as when started as root (cli/privsep.ts picks one otherwise). */
+  user?: string;
   help: boolean;
   version: boolean;
   names: string[];
@@ -100,6 +102,8 @@ export const HELP = `${USAGE}
   --renew-list FILE [DIR]   renew every set in FILE ("domain [altnames...]" per line) in that layout
   --jobs N                  sets worked on at once by --renew-all and --renew-list (default 4)
   --retry-time SECONDS      time a run may spend retrying a failing CA (default 60)
+  --user NAME               run as root, the process that talks to the CA runs as NAME
+                            (default _acme-client or acme-client where it exists, else nobody)
   --help, --version
 Example, dns-01 through BIND for example.com and *.example.com:
   tsig-keygen -a hmac-sha256 acme > /etc/acme/tsig.key   (and include it in named.conf)
@@ -121,7 +125,7 @@ const VALUE_FLAGS: Record<string, 'agreement' | 'challengeDir' | 'certDir' | 'ac
 const LONG_VALUE_OPTIONS = [
   'directory', 'email', 'key-type', 'eab-kid', 'eab-hmac-key', 'preferred-chain', 'standalone', 'standalone-tls', 'profile', 'dns-server',
   'dns-update', 'tsig-key',
-  'renew-list', 'jobs', 'retry-time',
+  'renew-list', 'jobs', 'retry-time', 'user',
 ] as const;
 /** Long options without a value, and the option each one sets. */
 const LONG_FLAGS: Record<string, (options: CliOptions) => void> = {
@@ -137,8 +141,8 @@ const MAX_RETRY_SECONDS = 3600;
 type LongValueOption = (typeof LONG_VALUE_OPTIONS)[number];
 
 /** Long options whose value is taken as it is, and the option each one sets. */
-const VERBATIM_LONG_OPTIONS: Partial<Record<LongValueOption, 'eabKid' | 'preferredChain' | 'profile' | 'renewList' | 'tsigKey'>> = {
-  'eab-kid': 'eabKid', 'preferred-chain': 'preferredChain', profile: 'profile', 'renew-list': 'renewList', 'tsig-key': 'tsigKey',
+const VERBATIM_LONG_OPTIONS: Partial<Record<LongValueOption, 'eabKid' | 'preferredChain' | 'profile' | 'renewList' | 'tsigKey' | 'user'>> = {
+  'eab-kid': 'eabKid', 'preferred-chain': 'preferredChain', profile: 'profile', 'renew-list': 'renewList', 'tsig-key': 'tsigKey', user: 'user',
 };
 
 function setLong(options: CliOptions, name: LongValueOption, value: string): void {

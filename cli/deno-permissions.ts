@@ -60,7 +60,7 @@ function treeFiles(options: CliOptions): Files {
  * create (for --renew-all and --renew-list: the tree). A command line the CLI refuses gets none, since it fails
  * before any access.
  */
-export function denoPermissions(args: readonly string[], resolvConf = ''): string[] {
+export function denoPermissions(args: readonly string[], resolvConf = '', denoBinary = 'deno'): string[] {
   let options: CliOptions;
   try {
     options = parseArgs(args);
@@ -85,8 +85,12 @@ export function denoPermissions(args: readonly string[], resolvConf = ''): strin
     files.read.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
     files.write.push(options.challengeDir ?? DEFAULT_CHALLENGE_DIR);
   }
+  // Whom the network process runs as (/etc/passwd, when root) and the name servers it may ask for the CAA pre-check.
+  files.read.push('/etc/passwd', ...(options.caaCheck && !options.dnsServer ? ['/etc/resolv.conf'] : []));
   const list = (items: string[]) => [...new Set(items)].join(',');
-  return [`--allow-net=${list(net)}`, `--allow-read=${list(files.read)}`, `--allow-write=${list(files.write)}`];
+  // The key and network processes (cli/privsep.ts) are `deno run`s of this binary, and whether this process is root
+  // decides whom the network process runs as.
+  return [`--allow-net=${list(net)}`, `--allow-read=${list(files.read)}`, `--allow-write=${list(files.write)}`, `--allow-run=${denoBinary}`, '--allow-sys=uid'];
 }
 
 /** A word as POSIX sh reads it back unchanged: bare when it holds nothing the shell treats specially, else in single quotes. */
@@ -105,6 +109,8 @@ export interface DeniedRun {
   args: readonly string[];
   /** The text of /etc/resolv.conf, or "" where it cannot be read. */
   resolvConf: string;
+  /** The deno binary (Deno.execPath()), which runs the key and network processes. */
+  denoBinary: string;
   /** cli/deno.ts, and the working directory that the line's relative paths are read from. */
   entry: string;
   cwd: string;
@@ -115,8 +121,8 @@ export interface DeniedRun {
  * as the flag that is missing, and under it, ready to copy, the `deno run` line with every permission this command
  * line needs. Undefined when the command line does not parse, which cannot fail for a permission.
  */
-export function deniedRunText({ line, denied, args, resolvConf, entry, cwd }: DeniedRun): string | undefined {
-  const permissions = denoPermissions(args, resolvConf);
+export function deniedRunText({ line, denied, args, resolvConf, denoBinary, entry, cwd }: DeniedRun): string | undefined {
+  const permissions = denoPermissions(args, resolvConf, denoBinary);
   if (permissions.length === 0) return undefined;
   const match = DENIED.exec(denied);
   const missing = match ? `no ${match[2]} for ${match[1]}` : denied;

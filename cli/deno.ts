@@ -1,6 +1,9 @@
 // The acme-client entry for Deno: Deno's platform for cli/command.ts, over adapters/deno.ts. Run it with the
 // narrowest permissions (see "acme-client under Deno" in the README):
-//   deno run --no-prompt --allow-net=CA_HOST:PORT --allow-read=FILES --allow-write=DIRS cli/deno.ts [flags] domain...
+//   deno run --no-prompt --allow-net=CA_HOST:PORT --allow-read=FILES --allow-write=DIRS --allow-run=DENO --allow-sys=uid \
+//     cli/deno.ts [flags] domain...
+// An issuance or revocation goes through the key and network processes it starts (cli/privsep.ts), which get no more
+// than this process was given; this process asks the CA itself only for the daily run's renewal window (ARI).
 
 import * as deno from '../adapters/deno.ts';
 import { runCommand } from './command.ts';
@@ -57,7 +60,7 @@ runCommand({
     const denied = deniedPermission(error);
     if (!denied) return undefined;
     const { deniedRunText } = await import('./deno-permissions.ts');
-    return deniedRunText({ line, denied: denied.message, args: Deno.args, resolvConf: readResolvConf(), entry: import.meta.filename!, cwd: Deno.cwd() });
+    return deniedRunText({ line, denied: denied.message, args: Deno.args, resolvConf: readResolvConf(), denoBinary: Deno.execPath(), entry: import.meta.filename!, cwd: Deno.cwd() });
   },
   load: async () => ({
     ...deno,
@@ -67,6 +70,8 @@ runCommand({
     renameFile: (from, to) => Deno.rename(from, to),
     pid: Deno.pid,
     ...withTestHooks(environment, (text) => deno.writeAllSync(Deno.stderr, text), deno.acquireFileLock),
+    isRoot: Deno.uid() === 0,
+    startChild: (await import('./deno-children.ts')).startDenoChild,
     async listDirectory(path) {
       const names: string[] = [];
       for await (const entry of Deno.readDir(path)) names.push(entry.name);

@@ -7,8 +7,8 @@ import { runCommand } from './command.ts';
 import { withTestHooks, type CliRunPlatform } from './platform.ts';
 
 async function loadNodePlatform(): Promise<CliRunPlatform> {
-  const [node, { nodeCaaResolver }, { readdir, rename }] = await Promise.all([
-    import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('node:fs/promises'),
+  const [node, { nodeCaaResolver }, { startNodeChild }, { readdir, rename }] = await Promise.all([
+    import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('./node-children.ts'), import('node:fs/promises'),
   ]);
   return {
     ...node,
@@ -19,6 +19,9 @@ async function loadNodePlatform(): Promise<CliRunPlatform> {
     createFetch: node.createNodeFetch,
     caaResolver: nodeCaaResolver,
     dnsUpdateResponder: async (options) => (await import('../adapters/node-dns-update.ts')).dnsUpdateResponder(options),
+    isRoot: process.getuid?.() === 0,
+    // The bundle's own folder: build.ts puts the children's entry beside the lazily loaded modules.
+    startChild: (spec) => startNodeChild(`${__dirname}/lazy/child.js`, spec),
   };
 }
 

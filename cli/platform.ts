@@ -71,6 +71,55 @@ export interface CliRunPlatform {
   caaResolver(server?: string): CaaResolver;
   /** dns-01 by RFC 2136 updates (--dns-update), whose code loads only then. */
   dnsUpdateResponder(options: DnsUpdateResponderOptions): Promise<ChallengeResponder>;
+
+  /** Whether this process runs as root, and so must start the network process as another user. */
+  readonly isRoot: boolean;
+  /** Starts the key process or the network process (cli/privsep.ts) with no more power than `spec` grants. */
+  startChild(spec: ChildSpec): ChildHandle;
+}
+
+/** What one of acme-client's own child processes may do: the runtime's permission flags are made from this. */
+export interface ChildSpec {
+  role: 'key' | 'net';
+  /** Its arguments after the role: no secret, since any user can read them in ps(1). */
+  args: string[];
+  /** Files and folders it may read, besides its own code. */
+  read: string[];
+  /** Folders it may write in. */
+  write: string[];
+  /** HOST:PORT it may connect to; Node 20's permission model has no network rule, so only Deno enforces it. */
+  net: string[];
+  /** The user it runs as, when this process is root. */
+  user?: { uid: number; gid: number };
+}
+
+/** A running child: its standard output as it comes, a way to write to its standard input, its end. */
+export interface ChildHandle {
+  readonly pid: number;
+  readonly output: AsyncIterable<Uint8Array>;
+  write(bytes: Uint8Array): void;
+  /** Closes its standard input: the child ends once what it was asked is answered. */
+  endInput(): void;
+  /** Resolves once it has ended, with how: "exited with status 1", "was killed by SIGKILL". */
+  readonly exited: Promise<string>;
+  /** The last line it wrote on standard error, for the message when it fails. */
+  lastErrorLine(): string | undefined;
+  kill(): void;
+}
+
+/** What a child process gets from its runtime entry (cli/node-child.ts, cli/deno-child.ts). */
+export interface ChildPlatform extends Pick<CliPlatform, 'readTextFile' | 'writeStderr' | 'runtime'>,
+  Pick<CliRunPlatform, 'writeFileAtomic' | 'writeNewFile' | 'makeDirectories' | 'createFetch' | 'caaResolver'> {
+  /** The arguments after the role. */
+  readonly args: readonly string[];
+  /** Its standard input, the channel from the parent. */
+  readonly input: AsyncIterable<Uint8Array>;
+  /** Writes to its standard output, the channel to the parent. */
+  write(bytes: Uint8Array): void;
+  /** ACME_CLIENT_TEST_HOOK, which only the tests set (cli/net-process.ts). */
+  readonly testHook?: string;
+  /** Resolves when the process receives SIGUSR2 (SIGUSR1 starts Node's inspector): a test that paused the run lets it go on. */
+  waitForSignal(): Promise<void>;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { AcmeClient } from '../core/client.ts';
 import type { Transport } from '../core/http.ts';
 import { pemDecode } from '../core/encoding.ts';
 import { isAlreadyRevoked } from '../core/errors.ts';
-import { issueCertificate, type ChallengeResponder, type FlowEvent } from '../core/flow.ts';
+import { issueCertificate, type ChallengeResponder } from '../core/flow.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import { generateKey, type AcmeKey } from '../core/keys.ts';
 import type { Identifier } from '../core/names.ts';
@@ -25,6 +25,7 @@ import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from
 import { STATE_FILE_MODE } from './ari-query.ts';
 import { changeSet, lockPathOf, type SetChange } from './cert-set.ts';
 import { formatRenewalState, serialOf } from './renewal-info.ts';
+import { describeEvent } from './net-process.ts';
 
 export interface RunInput {
   options: CliOptions;
@@ -61,7 +62,7 @@ function requireKey(file: KeyFile, mayCreate: boolean, flag: string): void {
   if (!file.key && !mayCreate) throw new Error(`Cannot read ${file.what} ${file.path}: it does not exist (${flag} creates one)`);
 }
 
-async function requireDirectory(platform: Platform, path: string, what: string, flag: string): Promise<void> {
+export async function requireDirectory(platform: Platform, path: string, what: string, flag: string): Promise<void> {
   if (!(await platform.isDirectory(path))) throw new Error(`Cannot use ${what} ${path}: it is not an existing directory (${flag})`);
 }
 
@@ -87,28 +88,6 @@ export async function openResponder(platform: Platform, options: CliOptions, pat
   if (options.standaloneTls) return platform.startTlsAlpnResponder(options.standaloneTls);
   await requireDirectory(platform, paths.challengeDir, 'challenge directory', '-C');
   return platform.webrootResponder(paths.challengeDir);
-}
-
-function describeEvent(event: FlowEvent): string {
-  const name = (identifier: Identifier, wildcard: boolean) => `${wildcard ? '*.' : ''}${identifier.value}`;
-  switch (event.kind) {
-    case 'account':
-      return `${event.created ? 'created' : 'using'} account ${event.url}`;
-    case 'order':
-      return `order ${event.url} for ${event.identifiers.map((identifier) => identifier.value).join(', ')}`;
-    case 'authorization':
-      return `${name(event.identifier, event.wildcard)}: authorization ${event.status}`;
-    case 'challenge':
-      return `${name(event.identifier, event.wildcard)}: ${event.type} challenge ${event.status}`;
-    case 'finalize':
-      return `finalizing order ${event.url}`;
-    case 'certificate':
-      return `certificate ${event.serialHex} valid until ${event.notAfter.toISOString()}`;
-    case 'caa':
-      return event.checked ? `CAA records allow this CA${event.notes.length ? `: ${event.notes.join('; ')}` : ''}` : event.notes.join('; ');
-    case 'replaces-refused':
-      return `warning: the CA refused replaces ${event.replaces} (${event.problem.detail ?? event.problem.type}); ordered without it, so rate limits apply`;
-  }
 }
 
 /** A key file's new key: one per file in a run, so the sets that share a missing -f (or -k) share what is written there. */
@@ -147,7 +126,7 @@ async function openAccount(
 }
 
 /** -b: copies of the certificate files named after one UNIX time, made in the same change that replaces or removes them. */
-function backupChanges(platform: Platform, paths: CliPaths, log: Log): SetChange[] {
+export function backupChanges(platform: Platform, paths: CliPaths, log: Log): SetChange[] {
   const now = Math.floor(Date.now() / 1000);
   const changes: SetChange[] = [];
   for (const [file, base] of [[paths.cert, 'cert'], [paths.chain, 'chain'], [paths.fullchain, 'fullchain']] as const) {
@@ -180,7 +159,7 @@ async function persistNewKey(platform: Platform, file: KeyFile, key: AcmeKey, lo
  * The set's lock for a run that found no folder to lock: once -m's folders are made, the lock is taken, and if
  * another run issued this set meanwhile, there is nothing left to do (undefined).
  */
-async function lockNewSet(platform: Platform, paths: CliPaths, log: Log): Promise<HeldLock | undefined> {
+export async function lockNewSet(platform: Platform, paths: CliPaths, log: Log): Promise<HeldLock | undefined> {
   for (const dir of paths.perDomainDirs) await platform.makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
   const lock = await platform.acquireFileLock(lockPathOf(paths));
   if (platform.readTextFile(paths.cert) === undefined) return lock;
@@ -283,7 +262,13 @@ async function revoke({ options, paths, shared, lock }: RunInput, platform: Plat
   return EXIT_CHANGED;
 }
 
-export function run(input: RunInput, platform: Platform): Promise<number> {
+export async function run(input: RunInput, platform: Platform): Promise<number> {
   const log: Log = input.options.verbosity ? (line) => platform.writeStderr(`acme-client: ${line}\n`) : () => {};
+  // One domain set runs split over the key and network processes (cli/privsep.ts). The sets of --renew-all and
+  // --renew-list share one responder and one CA session in this process, which one network process per set would not.
+  if (!input.shared.responder) {
+    const { issueSeparated, revokeSeparated } = await import('./run-separated.ts');
+    return input.plan.action === 'revoke' ? revokeSeparated(input, platform, log) : issueSeparated(input, platform, log);
+  }
   return input.plan.action === 'revoke' ? revoke(input, platform, log) : issue(input, platform, log);
 }

@@ -64,6 +64,11 @@ export class RpcClient {
     this.done = this.#read();
   }
 
+  /** Whether the other side has closed the channel; calls then fail at once. */
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
   call(op: string, params: Record<string, unknown> = {}): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closed);
     const id = this.#nextId++;

@@ -2,7 +2,7 @@
 // with a throwaway TLS certificate, and stops both by PID. Node-only test helper.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,8 @@ export function stopChild(child: ChildProcess): Promise<void> {
 
 export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'pebble-'));
+  // The CLI's network process runs as nobody and must read the TLS certificate it trusts, as it would a system bundle.
+  chmodSync(dir, 0o755);
   const tlsCaFile = join(dir, 'tls-cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'tls-key.pem'),
     '-out', tlsCaFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',

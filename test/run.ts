@@ -91,7 +91,7 @@ if (requested.length === 0) {
   const documented = ['adapters/deno.ts', 'adapters/_shared.ts', 'adapters/deno-tls-alpn.ts', 'adapters/_lock.ts',
     ...readdirSync('core').filter((file) => file.endsWith('.ts')).map((file) => `core/${file}`)];
   await step('type check (Deno: CLI entry, example, documentation examples)', 'node_modules/.bin/deno',
-    ['check', '--quiet', '--doc', 'cli/deno.ts', 'examples/deno-issue.ts', ...documented]);
+    ['check', '--quiet', '--doc', 'cli/deno.ts', 'cli/deno-child.ts', 'cli/deno-children.ts', 'examples/deno-issue.ts', ...documented]);
   await step('deno doc --lint (every public export documented)', 'node_modules/.bin/deno', ['doc', '--quiet', '--lint', 'core/mod.ts', 'adapters/deno.ts']);
 }
 const results: Record<string, StepResult> = {};

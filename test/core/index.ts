@@ -19,3 +19,4 @@ import './cli-renewal.test.ts';
 import './signer.test.ts';
 import './tls-alpn.test.ts';
 import './dns-message.test.ts';
+import './sign-guard.test.ts';

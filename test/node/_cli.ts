@@ -3,7 +3,7 @@
 // that a refused run changed nothing.
 
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,8 @@ import { denoPermissions as productPermissions } from '../../cli/deno-permission
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/acme-client.cjs', import.meta.url));
 const DENO = fileURLToPath(new URL('../../node_modules/.bin/deno', import.meta.url));
+/** What Deno.execPath() names: the binary the npm package holds, behind node_modules/.bin's link. */
+export const DENO_BINARY = realpathSync(DENO);
 const DENO_CLI = fileURLToPath(new URL('../../cli/deno.ts', import.meta.url));
 /** Project-local: Deno resolves packages from node_modules ("nodeModulesDir": "manual") and needs no network. */
 const DENO_DIR = fileURLToPath(new URL('../../node_modules/.cache/deno', import.meta.url));
@@ -33,7 +35,7 @@ function resolvConf(): string {
 
 /** The narrowest Deno permissions for an acme-client command line (cli/deno-permissions.ts, as README.md states them). */
 export function denoPermissions(args: readonly string[]): string[] {
-  return productPermissions(args, resolvConf());
+  return productPermissions(args, resolvConf(), DENO_BINARY);
 }
 
 /** The command that runs acme-client with `args` in `runtime`; Deno gets `permissions`, by default the narrowest. */
@@ -58,6 +60,8 @@ export interface RunOptions {
   onLine?: (line: string) => Promise<string | undefined> | string | undefined;
   /** Deno's permission flags instead of the narrowest set for the command line. */
   permissions?: string[];
+  /** Called with all of stderr so far and the child's pid each time stderr grows: a test can act while it runs. */
+  onStderr?: (stderr: string, pid: number) => void;
   /** The child's working directory (this process's by default) and more environment for it. */
   cwd?: string;
   env?: Record<string, string>;
@@ -126,7 +130,10 @@ function runChild(runtime: Runtime, [command, argv]: [string, string[]], options
     options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      options.onStderr?.(stderr, child.pid!);
+    });
     const lines = createInterface({ input: child.stdout });
     lines.on('line', async (line) => {
       stdout += `${line}\n`;

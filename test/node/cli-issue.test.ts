@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync,
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { freePort, startPebble, type Pebble } from '../_pebble.ts';
-import { RUNTIMES, closeServer, denoPermissions, opensslRead, opensslVerify, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
+import { DENO_BINARY, RUNTIMES, closeServer, denoPermissions, opensslRead, opensslVerify, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
 
 const NAMES = ['a.example', 'b.example', 'c.example'];
 let pebble: Pebble;
@@ -258,25 +258,30 @@ for (const runtime of RUNTIMES) {
 test('[deno] permissions: the narrowest set for a command line, as README.md gives it', () => {
   const standalone = ['--directory', 'https://ca.example:14000/dir', '-nN', '-f', '/etc/acme/account.pem', '--standalone', '80', '--dns-server', '::1',
     'example.com'];
+  // The key and network processes are runs of this deno binary; whether it runs as root decides whom they run as.
+  const children = [`--allow-run=${DENO_BINARY}`, '--allow-sys=uid'];
   assert.deepEqual(denoPermissions(standalone), [
     '--allow-net=ca.example:14000,[::]:80,[::1]:53',
-    '--allow-read=/etc/ssl/acme,/etc/acme,/etc/ssl/acme/private',
+    '--allow-read=/etc/ssl/acme,/etc/acme,/etc/ssl/acme/private,/etc/passwd',
     '--allow-write=/etc/ssl/acme,/etc/acme,/etc/ssl/acme/private',
+    ...children,
   ]);
   assert.deepEqual(denoPermissions(['--no-caa-check', '-m', 'example.com']), [
     '--allow-net=acme-v02.api.letsencrypt.org:443',
-    '--allow-read=/etc/ssl/acme/example.com,/etc/acme/example.com/privkey.pem,/etc/ssl/acme/private/example.com/privkey.pem,/var/www/acme',
+    '--allow-read=/etc/ssl/acme/example.com,/etc/acme/example.com/privkey.pem,/etc/ssl/acme/private/example.com/privkey.pem,/var/www/acme,/etc/passwd',
     '--allow-write=/etc/ssl/acme/example.com,/etc/ssl/acme/private/example.com,/etc/acme/example.com,/var/www/acme',
+    ...children,
   ]);
   assert.deepEqual(denoPermissions(['--no-caa-check', '--standalone', '192.0.2.1:80', '--renew-list', '/etc/acme/sets.txt', '/srv/tls']), [
     '--allow-net=acme-v02.api.letsencrypt.org:443,192.0.2.1:80',
-    '--allow-read=/srv/tls,/etc/acme/sets.txt,/etc/acme',
+    '--allow-read=/srv/tls,/etc/acme/sets.txt,/etc/acme,/etc/passwd',
     '--allow-write=/srv/tls,/etc/acme',
+    ...children,
   ]);
   assert.deepEqual(denoPermissions(['--bad-flag', 'example.com']), []);
 });
 
-test('[deno] permissions: they are enforced; without --allow-write the run stops at its first write and changes nothing', async () => {
+test('[deno] permissions: they are enforced; without --allow-write the run stops before its first write and changes nothing', async () => {
   const s = setup('deno', 'no-write');
   const args = s.argv(['-nN', '--key-type', 'ec256', '-C', www, 'a.example']);
   const permissions = denoPermissions(args).filter((flag) => !flag.startsWith('--allow-write='));
@@ -286,7 +291,7 @@ test('[deno] permissions: they are enforced; without --allow-write the run stops
   // The first write is the temporary file of the set's lock, in the certificate folder; the line after is the deno
   // run command with the permissions (test/node/deno-pebble.test.ts checks and runs such lines).
   assert.match(result.stderr, new RegExp(`^acme-client: no --allow-write for "${s.certs}/\\.acme-client-tmp-\\d+-[0-9a-f]{8}-\\.acme-client\\.lock"; run it with the permissions this command line needs:\n`
-    + 'deno run --no-prompt --allow-net=\\S+ --allow-read=\\S+ --allow-write=\\S+ (\\S+/)?cli/deno\\.ts -.*\n$'));
+    + 'deno run --no-prompt --allow-net=\\S+ --allow-read=\\S+ --allow-write=\\S+ --allow-run=\\S+ --allow-sys=uid (\\S+/)?cli/deno\\.ts -.*\n$'));
   assert.deepEqual(snapshotTree(s.dir), before);
   assert.deepEqual(readdirSync(www), []);
 });

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
-import { RUNTIMES, denoPermissions, opensslRead, opensslVerify, runCli, snapshotTree, tempDir, type Runtime } from './_cli.ts';
+import { DENO_BINARY, RUNTIMES, denoPermissions, opensslRead, opensslVerify, runCli, snapshotTree, tempDir, type Runtime } from './_cli.ts';
 
 const NAMES = ['a.example', 'b.example', 'c.example', '127.0.0.1'];
 let pebble: Pebble;
@@ -58,7 +58,9 @@ for (const runtime of RUNTIMES) {
 test('[deno] permissions: --standalone-tls needs its address, and no challenge directory', () => {
   assert.deepEqual(denoPermissions(['--directory', 'https://ca.example/dir', '--no-caa-check', '--standalone-tls', '443', 'example.com']), [
     '--allow-net=ca.example:443,[::]:443',
-    '--allow-read=/etc/ssl/acme,/etc/acme/privkey.pem,/etc/ssl/acme/private/privkey.pem',
+    '--allow-read=/etc/ssl/acme,/etc/acme/privkey.pem,/etc/ssl/acme/private/privkey.pem,/etc/passwd',
     '--allow-write=/etc/ssl/acme',
+    `--allow-run=${DENO_BINARY}`,
+    '--allow-sys=uid',
   ]);
 });

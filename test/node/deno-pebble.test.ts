@@ -12,7 +12,7 @@ import { nodeCaaResolver } from '../../adapters/node-dns.ts';
 import { deniedRunText } from '../../cli/deno-permissions.ts';
 import { checkCaa } from '../../core/caa.ts';
 import { normalizeIdentifiers } from '../../core/names.ts';
-import { opensslRead, runCli, runDeno, runShell, tempDir } from './_cli.ts';
+import { DENO_BINARY, opensslRead, runCli, runDeno, runShell, tempDir } from './_cli.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DENO_CLI = fileURLToPath(new URL('../../cli/deno.ts', import.meta.url));
@@ -148,8 +148,8 @@ test('[deno] permissions: deno task cli with paths of the user\'s own names the 
     assert.equal(failure, `acme-client: Cannot read ${certFile}: no --allow-read for "${certFile}"; run it with the permissions this command line needs:`);
     // README's table: the CA, the http-01 server and the CAA pre-check's DNS server; read and write the certificate
     // directory and the folder where -nN creates the keys. Nothing more.
-    assert.equal(command, `deno run --no-prompt --allow-net=${ca},${http},${dns} --allow-read=${here}/certs,${here} --allow-write=${here}/certs,${here} `
-      + `cli/deno.ts ${args.join(' ')}`);
+    assert.equal(command, `deno run --no-prompt --allow-net=${ca},${http},${dns} --allow-read=${here}/certs,${here},/etc/passwd --allow-write=${here}/certs,${here} `
+      + `--allow-run=${DENO_BINARY} --allow-sys=uid cli/deno.ts ${args.join(' ')}`);
     assert.deepEqual(readdirSync(dir), ['certs']);
     assert.deepEqual(readdirSync(join(dir, 'certs')), []);
 
@@ -178,8 +178,8 @@ test('[deno] permissions: --renew-list whose sets fail for a permission ends wit
   const { failure, command } = refusal(refused.stderr);
   assert.equal(failure, `acme-client: 2 of 2 sets failed: one.list.example, two.list.example (no --allow-read for "${tree}/one.list.example/cert.pem"); `
     + 'run it with the permissions this command line needs:');
-  assert.equal(command, `deno run --no-prompt --allow-net=${ca},${http},${dns} --allow-read=${tree},${list},${dir} --allow-write=${tree},${dir} ${DENO_CLI} `
-    + args.join(' '));
+  assert.equal(command, `deno run --no-prompt --allow-net=${ca},${http},${dns} --allow-read=${tree},${list},${dir},/etc/passwd --allow-write=${tree},${dir} `
+    + `--allow-run=${DENO_BINARY} --allow-sys=uid ${DENO_CLI} ${args.join(' ')}`);
 
   const issued = await runShell(command, { cwd: dir, caFile: pebble.tlsCaFile });
   assert.equal(issued.code, 0, issued.stderr);
@@ -191,11 +191,12 @@ test('[deno] permissions: the printed line gives sh back every word as it was, q
   const args = ['--standalone', '[::1]:80', '--no-caa-check', '-c', "/srv/it's here/*", 'example.com'];
   const text = deniedRunText({
     line: 'Cannot read x: Requires read access to "x", run again with the --allow-read flag', denied: 'Requires read access to "x", run again with the --allow-read flag',
-    args, resolvConf: '', entry: '/opt/acme/cli/deno.ts', cwd: '/opt/acme',
+    args, resolvConf: '', denoBinary: '/usr/bin/deno', entry: '/opt/acme/cli/deno.ts', cwd: '/opt/acme',
   })!;
   assert.equal(text.split('\n')[0], 'acme-client: Cannot read x: no --allow-read for "x"; run it with the permissions this command line needs:');
   const command = text.split('\n')[1]!;
   const words = execFileSync('/bin/sh', ['-c', `printf '%s\\n' ${command}`], { encoding: 'utf8' }).trimEnd().split('\n');
   assert.deepEqual(words, ['deno', 'run', '--no-prompt', '--allow-net=acme-v02.api.letsencrypt.org:443,[::1]:80',
-    "--allow-read=/srv/it's here/*,/etc/acme/privkey.pem,/etc/ssl/acme/private/privkey.pem", "--allow-write=/srv/it's here/*", 'cli/deno.ts', ...args]);
+    "--allow-read=/srv/it's here/*,/etc/acme/privkey.pem,/etc/ssl/acme/private/privkey.pem,/etc/passwd", "--allow-write=/srv/it's here/*",
+    '--allow-run=/usr/bin/deno', '--allow-sys=uid', 'cli/deno.ts', ...args]);
 });

@@ -1,0 +1,58 @@
+// Node's half of the process separation (cli/privsep.ts): the key and network processes run cli/node-child.ts under
+// Node's permission model, reading only their own code and what the spec grants, spawning nothing, and the network
+// process under the unprivileged user. Node 20's model has no network rule (--allow-net came in Node 25): the key
+// process's code opens no connection, and for the network process the dropped uid is the boundary that holds.
+
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ChildHandle, ChildSpec } from './platform.ts';
+import { endedHow, lastLineKeeper } from './privsep.ts';
+
+/**
+ * Each path once, and none inside another: Node 20 aborts on a path granted twice, and refuses a folder itself once a
+ * file inside it is granted as well.
+ */
+export function disjointGrants(paths: readonly string[]): string[] {
+  const unique = [...new Set(paths.map((path) => path.replace(/(.)\/+$/, '$1')))];
+  const inside = (path: string, dir: string) => path !== dir && path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+  return unique.filter((path) => !unique.some((other) => inside(path, other)));
+}
+
+/** A folder, or a path that does not exist yet (a key's folder that -n makes), is granted with what is inside it. */
+function grantOf(path: string): string {
+  return statSync(path, { throwIfNoEntry: false })?.isFile() ? path : `${path.replace(/\/$/, '')}/*`;
+}
+
+/** Starts `spec` from the child entry at `entry` (dist/cli/lazy/child.js). */
+export function startNodeChild(entry: string, spec: ChildSpec): ChildHandle {
+  const flags = [
+    '--experimental-permission',
+    // The model's ExperimentalWarning would be the child's only stderr line when it fails.
+    '--no-warnings',
+    ...disjointGrants([dirname(entry), ...spec.read]).map((path) => `--allow-fs-read=${grantOf(path)}`),
+    ...disjointGrants(spec.write).map((path) => `--allow-fs-write=${grantOf(path)}`),
+  ];
+  const child = spawn(process.execPath, [...flags, entry, spec.role, ...spec.args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // The other user may not enter the caller's working directory; the key process keeps it for relative key paths.
+    ...(spec.user && { uid: spec.user.uid, gid: spec.user.gid, cwd: '/' }),
+  });
+  const stderr = lastLineKeeper();
+  child.stderr.setEncoding('utf8').on('data', (text: string) => stderr.add(text));
+  // A child that died makes writes to its pipe fail; the run fails by its exit, named, and not by EPIPE.
+  child.stdin.on('error', () => {});
+  const exited = new Promise<string>((resolve) => {
+    child.on('error', (error) => resolve(`could not start: ${error.message}`));
+    child.on('exit', (code, signal) => resolve(endedHow(code, signal)));
+  });
+  return {
+    pid: child.pid ?? -1,
+    output: child.stdout,
+    write: (bytes) => void child.stdin.write(bytes),
+    endInput: () => void child.stdin.end(),
+    exited,
+    lastErrorLine: stderr.last,
+    kill: () => void child.kill('SIGKILL'),
+  };
+}

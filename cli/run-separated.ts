@@ -1,0 +1,154 @@
+// A run for one domain set, split over the key and network processes (cli/privsep.ts): this process checks the input,
+// answers challenges, and installs the PEM text the network process hands back. cli/run.ts sends single-set runs here;
+// the sets of --renew-all and --renew-list still share one CA session in this process (cli/ca-session.ts).
+
+import { basenamePath, dirnamePath } from '../adapters/_path.ts';
+import { CERT_FILE_MODE } from '../adapters/_shared.ts';
+import { base64UrlEncode, pemDecode } from '../core/encoding.ts';
+import type { CliOptions } from './args.ts';
+import { directoryUrlOf, type CliPaths } from './defaults.ts';
+import type { KeyProcessConfig } from './key-process.ts';
+import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
+import { EXIT_CHANGED, EXIT_UNCHANGED } from './plan.ts';
+import type { CliPlatform, CliRunPlatform } from './platform.ts';
+import { dnsServersOf, networkUser, runSeparated, type SeparatedRun } from './privsep.ts';
+import { STATE_FILE_MODE } from './ari-query.ts';
+import { changeSet } from './cert-set.ts';
+import { formatRenewalState } from './renewal-info.ts';
+import { backupChanges, lockNewSet, openResponder, requireDirectory, type RunInput } from './run.ts';
+
+type Platform = CliPlatform & CliRunPlatform;
+type Log = (line: string) => void;
+
+/** The key process's files: each key, and whether this run may make it (-n, -N) or, revoking, may lack it. */
+function keyFiles(options: CliOptions, paths: CliPaths, revoking: boolean): KeyProcessConfig['keys'] {
+  return {
+    account: { path: paths.accountKey, what: 'account key', createFlag: '-n', mayCreate: !revoking && options.createAccountKey, optional: revoking },
+    domain: { path: paths.domainKey, what: 'domain key', createFlag: '-N', mayCreate: !revoking && options.createDomainKey, optional: revoking },
+  };
+}
+
+/** Everything the separated run needs that can be refused as bad input, checked before a child starts. */
+function separatedRun(platform: Platform, options: CliOptions, paths: CliPaths, job: NetJob, revokeDer?: string): SeparatedRun {
+  const keys = keyFiles(options, paths, revokeDer !== undefined);
+  const read: string[] = [];
+  const write: string[] = [];
+  for (const spec of Object.values(keys)) {
+    if (!spec.mayCreate) {
+      read.push(spec.path);
+      continue;
+    }
+    // A new key's folder may have to be made, and the atomic write syncs it. Only the folder is granted: Node 20
+    // refuses the folder itself when a file inside it is granted too.
+    read.push(dirnamePath(spec.path));
+    write.push(dirnamePath(spec.path));
+  }
+  const ca = new URL(job.directoryUrl);
+  const caPort = ca.port || (ca.protocol === 'https:' ? '443' : '80');
+  return {
+    job,
+    files: { cert: paths.cert, accountKey: paths.accountKey, domainKey: paths.domainKey },
+    key: { keys, keyType: options.keyType, policy: { origin: ca.origin, names: job.names, ...(revokeDer !== undefined && { revoke: revokeDer }) } },
+    keyAccess: { read, write },
+    net: [`${ca.host.replace(/:\d+$/, '')}:${caPort}`, ...(job.caa ? dnsServersOf(platform, job.caa.dnsServer) : [])],
+    user: networkUser(platform, options.user),
+  };
+}
+
+function baseJob(platform: Platform, options: CliOptions, names: string[], mode: NetJob['mode']): NetJob {
+  return {
+    mode,
+    directoryUrl: directoryUrlOf(options),
+    runtime: platform.runtime,
+    verbosity: options.verbosity,
+    ...(options.retryTime !== undefined && { retryTime: options.retryTime }),
+    names,
+    mustStaple: options.mustStaple,
+    responderTypes: [],
+  };
+}
+
+const PEM_CERTIFICATES = /^(?:-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\r?\n)*$/;
+
+/** The network process's answer, checked for its form: the parent installs it and does not parse certificates. */
+function checkIssued(value: unknown): NetIssued {
+  const issued = value as NetIssued;
+  const pems = [issued?.certificatePem, issued?.chainPem, issued?.fullchainPem];
+  if (!pems.every((pem) => typeof pem === 'string' && PEM_CERTIFICATES.test(pem)) || issued.certificatePem === ''
+    || issued.fullchainPem !== issued.certificatePem + issued.chainPem) {
+    throw new Error('The network process handed back certificates that are not PEM CERTIFICATE blocks (leaf, chain, and both as fullchain)');
+  }
+  if (typeof issued.serial !== 'string' || !/^[0-9a-f]{1,64}$/.test(issued.serial)) throw new Error('The network process handed back no serial number');
+  if (issued.renewalInfo !== null && (typeof issued.renewalInfo !== 'string' || !URL.canParse(issued.renewalInfo))) {
+    throw new Error('The network process handed back a renewalInfo that is not a URL');
+  }
+  return issued;
+}
+
+export async function issueSeparated({ options, identifiers, paths, plan, lock: held }: RunInput, platform: Platform, log: Log): Promise<number> {
+  // Every check that can fail on bad input runs before the first write: names (already), directories, and the keys,
+  // which the key process reads before this process takes the set's lock.
+  if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
+  const names = identifiers.map((identifier) => identifier.value);
+  const job: NetJob = {
+    ...baseJob(platform, options, names, 'issue'),
+    ...(options.agreement !== undefined && { agreement: options.agreement }),
+    ...(options.email !== undefined && { email: options.email }),
+    ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
+    ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
+    ...(options.profile !== undefined && { profile: options.profile }),
+    // RFC 9773 §5: the network process sends it only to a CA that offers ARI; one that does not could refuse it.
+    ...(plan.action === 'renew' && plan.replaces && { replaces: plan.replaces }),
+    ...(options.caaCheck && { caa: options.dnsServer !== undefined ? { dnsServer: options.dnsServer } : {} }),
+  };
+  const separated = separatedRun(platform, options, paths, job);
+  const responder = await openResponder(platform, options, paths, log);
+  let lock = held;
+  try {
+    job.responderTypes = [...responder.types];
+    log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
+    const result = await runSeparated(platform, {
+      ...separated,
+      responder,
+      // Another run may have issued this set while the keys were read; then there is nothing left to do.
+      beforeNetwork: async () => Boolean(lock ??= await lockNewSet(platform, paths, log)),
+    }, log);
+    if (!result) return EXIT_UNCHANGED;
+    const issued = checkIssued(result);
+    await changeSet(platform, paths, [
+      ...(options.backup ? backupChanges(platform, paths, log) : []),
+      { name: basenamePath(paths.cert), text: issued.certificatePem, mode: CERT_FILE_MODE },
+      { name: basenamePath(paths.chain), text: issued.chainPem, mode: CERT_FILE_MODE },
+      { name: basenamePath(paths.fullchain), text: issued.fullchainPem, mode: CERT_FILE_MODE },
+      { name: basenamePath(paths.renewalInfo), text: formatRenewalState({ serial: issued.serial, renewalInfo: issued.renewalInfo }), mode: STATE_FILE_MODE },
+    ], lock!);
+    log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
+    return EXIT_CHANGED;
+  } finally {
+    if (!held) await lock?.release();
+    await responder.close?.();
+  }
+}
+
+/**
+ * RFC 8555 §7.6 accepts a revocation signed by the certificate's own key without any account, so the domain key
+ * signs when it belongs to the certificate; otherwise the account that holds it does. The network process decides
+ * which, and the key process signs a revocation of this certificate alone.
+ */
+export async function revokeSeparated({ options, identifiers, paths, lock }: RunInput, platform: Platform, log: Log): Promise<number> {
+  // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
+  const certificatePem = platform.readTextFile(paths.cert) ?? '';
+  const job: NetJob = { ...baseJob(platform, options, identifiers.map((identifier) => identifier.value), 'revoke'), certificatePem };
+  const der = base64UrlEncode(pemDecode(certificatePem, ['CERTIFICATE']).der);
+  const result = (await runSeparated(platform, separatedRun(platform, options, paths, job, der), log)) as NetRevoked | undefined;
+  const serial = typeof result?.serialHex === 'string' && /^[0-9a-f]{1,64}$/.test(result.serialHex) ? result.serialHex : '(unknown serial)';
+  log(result?.alreadyRevoked ? `certificate ${serial} was already revoked` : `revoked certificate ${serial}`);
+  // A certificate is there, so its folder is, and the caller holds the set's lock.
+  await changeSet(platform, paths, [
+    ...(options.backup ? backupChanges(platform, paths, log) : []),
+    ...[paths.cert, paths.chain, paths.fullchain, paths.renewalInfo].map((file) => ({ name: basenamePath(file) })),
+  ], lock!);
+  log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
+  return EXIT_CHANGED;
+}
+

@@ -1,0 +1,168 @@
+// Privilege separation (cli/privsep.ts), checked from outside through /proc while a real run against Pebble is
+// paused by a test-only hook, in Node and in Deno, as root: the process connected to the CA runs as nobody and has
+// neither private key in its memory in any encoding; only the key process holds them, and it has no connection to
+// the CA; the network process is refused a key file and a write; a child that dies fails the run with one line,
+// leaves nothing running and changes nothing. The key process's refusals run against the real child over its pipes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { startPebble, type Pebble } from '../_pebble.ts';
+import { RUNTIMES, closeServer, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
+import { commandLine, findInMemory, processTree, processesConnectedTo, uidOf } from './_proc.ts';
+import { startNodeChild } from '../../cli/node-children.ts';
+import { RpcClient, lineChannel } from '../../core/_line-rpc.ts';
+
+const NAMES = ['priv.example', 'www.priv.example'];
+const NOBODY = 65534;
+let pebble: Pebble;
+let webServer: Server;
+const work = tempDir('acme-privsep-');
+const www = join(work.dir, 'www');
+
+before(async () => {
+  pebble = await startPebble();
+  mkdirSync(www);
+  webServer = await serveWebroot(www, pebble.httpPort);
+});
+
+after(async () => {
+  await closeServer(webServer);
+  await pebble.stop();
+  work.remove();
+});
+
+/**
+ * The ways a key could sit in memory: the base64 of its PEM file (a stretch inside the private scalar, as the file
+ * has it), the raw scalar d as bytes (which its DER holds too), and d in base64url as a JWK has it.
+ */
+function keyNeedles(name: string, pem: string): Record<string, Buffer> {
+  const jwk = createPrivateKey(pem).export({ format: 'jwk' });
+  const d = Buffer.from(jwk.d!, 'base64url');
+  const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
+  const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const start = Math.ceil((der.indexOf(d) * 4) / 3) + 4;
+  // 20 characters of the scalar's base64 that the PEM text holds without a line break between them.
+  let at = start;
+  while (Math.floor(at / 64) !== Math.floor((at + 19) / 64)) at++;
+  return {
+    [`${name} key PEM base64`]: Buffer.from(body.slice(at, at + 20)),
+    [`${name} key d bytes`]: d,
+    [`${name} key JWK d`]: Buffer.from(jwk.d!),
+  };
+}
+
+function setup(runtime: Runtime, name: string) {
+  const dir = join(work.dir, `${runtime}-${name}`);
+  const certs = join(dir, 'certs');
+  mkdirSync(certs, { recursive: true });
+  const argv = (args: string[]) => ['--directory', pebble.directoryUrl, '-c', certs, '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem'),
+    '-C', www, '--key-type', 'ec256', ...args, ...NAMES];
+  const run = (args: string[], hook?: string, onStderr?: (stderr: string, pid: number) => void) =>
+    runCli(argv(args), { runtime, caFile: pebble.tlsCaFile, ...(hook && { env: { ACME_CLIENT_TEST_HOOK: hook } }), ...(onStderr && { onStderr }) });
+  return { dir, certs, run };
+}
+
+const caPort = () => Number(new URL(pebble.directoryUrl).port);
+const isKeyProcess = (pid: number) => / (?:\S*child\.js|\S*deno-child\.ts) key /.test(` ${commandLine(pid)} `);
+
+for (const runtime of RUNTIMES) {
+  describe(`[${runtime}] privilege separation`, () => {
+    const s = setup(runtime, 'split');
+
+    test(`[${runtime}] paused with the certificate in hand: the one process connected to the CA is nobody and holds no key; only the key process does`, async () => {
+      let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number } | undefined;
+      let inspectError: unknown;
+      const result = await s.run(['-nN'], 'pause', (stderr, pid) => {
+        if (seen || inspectError || !stderr.includes('test hook: paused')) return;
+        try {
+          const tree = processTree(pid);
+          const connected = processesConnectedTo(tree, caPort());
+          const needles = { ...keyNeedles('account', readFileSync(join(s.dir, 'account.pem'), 'utf8')), ...keyNeedles('domain', readFileSync(join(s.dir, 'domain.pem'), 'utf8')) };
+          const holders: Record<number, string[]> = {};
+          for (const member of tree) {
+            const found = findInMemory(member, needles);
+            if (found.length) holders[member] = found;
+          }
+          seen = { commands: tree.map(commandLine), connected, netUid: connected.length === 1 ? uidOf(connected[0]!) : -1, holders, keyPid: tree.find(isKeyProcess) ?? -1 };
+          process.kill(connected[0]!, 'SIGUSR2');
+        } catch (error) {
+          inspectError = error;
+          for (const member of processTree(pid).slice(1)) process.kill(member, 'SIGKILL');
+        }
+      });
+      assert.ifError(inspectError);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(seen, 'the run never paused');
+      assert.equal(seen.connected.length, 1, `processes connected to the CA: ${seen.connected.join(', ')} among ${seen.commands.join(' | ')}`);
+      assert.equal(seen.netUid, NOBODY);
+      assert.ok(seen.keyPid > 0, `no key process among ${seen.commands.join(' | ')}`);
+      // The key process holds both keys (so the search does find them), and no other process holds any part of one.
+      assert.deepEqual(Object.keys(seen.holders).map(Number), [seen.keyPid], JSON.stringify(seen.holders));
+      assert.ok(seen.holders[seen.keyPid]!.includes('account key JWK d') && seen.holders[seen.keyPid]!.includes('domain key JWK d'), seen.holders[seen.keyPid]!.join(', '));
+      assert.ok(!seen.connected.includes(seen.keyPid));
+    });
+
+    test(`[${runtime}] the network process is refused a key file and a write, and says so through the test hook`, async () => {
+      const open = join(work.dir, `${runtime}-open`);
+      mkdirSync(open);
+      chmodSync(open, 0o777); // writable by nobody too: only the permission model stands in the way
+      const target = join(open, 'written-by-network-process');
+      const result = await s.run(['-F'], `try-files:${join(s.dir, 'account.pem')}:${target}`);
+      assert.equal(result.code, 0, result.stderr);
+      const line = /test hook: read (\S+): ([^;]+); write (\S+): (.+)/.exec(result.stderr);
+      assert.ok(line, result.stderr);
+      assert.notEqual(line[2], 'allowed');
+      assert.notEqual(line[4], 'allowed');
+      assert.equal(existsSync(target), false);
+    });
+
+    test(`[${runtime}] a network process killed mid-run: exit 1, one line naming it, nothing left running, nothing changed`, async () => {
+      const before = snapshotTree(s.dir);
+      let tree: number[] = [];
+      let killed = -1;
+      const result = await s.run(['-F'], 'pause', (stderr, pid) => {
+        if (killed > 0 || !stderr.includes('test hook: paused')) return;
+        tree = processTree(pid);
+        killed = processesConnectedTo(tree, caPort())[0]!;
+        process.kill(killed, 'SIGKILL');
+      });
+      assert.equal(result.code, 1);
+      const lines = result.stderr.trim().split('\n').filter((line) => !line.includes('test hook'));
+      assert.deepEqual(lines, [`acme-client: The network process (pid ${killed}) was killed by SIGKILL before the run was done`]);
+      assert.deepEqual(tree.filter((pid) => existsSync(`/proc/${pid}`)), []);
+      assert.deepEqual(snapshotTree(s.dir), before);
+    });
+  });
+}
+
+test('[node] the key process refuses a JWS for another origin and a key change during a renewal, over its own pipes', async () => {
+  const dir = join(work.dir, 'refusals');
+  mkdirSync(dir);
+  const config = {
+    keys: { account: { path: join(dir, 'account.pem'), what: 'account key', createFlag: '-n', mayCreate: true, optional: false } },
+    keyType: 'ec256',
+    policy: { origin: 'https://ca.test', names: ['a.example'] },
+  };
+  const child = startNodeChild(join(import.meta.dirname, '../../dist/cli/lazy/child.js'), { role: 'key', args: [JSON.stringify(config)], read: [dir], write: [dir], net: [] });
+  const keys = new RpcClient(lineChannel(child.output, (bytes) => child.write(bytes), 'the key process'), 'the key process');
+  try {
+    await keys.call('check');
+    await assert.rejects(keys.call('sign', { key: 'account', header: { url: 'https://evil.test/new-acct', nonce: 'abc' }, payload: { termsOfServiceAgreed: true } }),
+      { message: "The key process refuses to sign a request for https://evil.test/new-acct: it is not on the CA's origin https://ca.test" });
+    await assert.rejects(keys.call('sign', {
+      key: 'account', header: { url: 'https://ca.test/key-change', nonce: 'abc', kid: 'https://ca.test/acct/1' },
+      payload: { protected: 'e30', payload: 'e30', signature: 'AA' },
+    }), { message: 'The key process refuses to sign an account key change for https://ca.test/key-change: this run does not need it' });
+    // Refusals sign nothing, so the new key was never written; a request it allows writes it first.
+    assert.equal(existsSync(join(dir, 'account.pem')), false);
+    const jws = await keys.call('sign', { key: 'account', header: { url: 'https://ca.test/new-acct', nonce: 'abc' }, payload: { termsOfServiceAgreed: true } });
+    assert.equal(typeof (jws as { signature: unknown }).signature, 'string');
+    assert.equal(existsSync(join(dir, 'account.pem')), true);
+  } finally {
+    child.endInput();
+    assert.equal(await child.exited, 'exited with status 0');
+  }
+});
