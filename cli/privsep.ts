@@ -145,13 +145,13 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
     // A call that fails because the key process ended fails with how it ended, which names it.
     const forward = (op: string) => (params: Record<string, unknown>) =>
       Promise.race([keys.call(op, params).catch((error) => (keys.closed ? keyEnded : Promise.reject(error))), keyEnded]);
-    // Bad key files fail here, before the network process starts.
+    // Both start at once, since each start costs a runtime's start-up; the network process gets its job only once
+    // the keys are read (bad key files fail before any request) and the parent is ready to go on.
+    const netChild = start({ role: 'net', args: [], read: [], write: [], net: run.net, ...(run.user && { user: run.user }) });
     await forward('check')({});
     const publicKeys = (await forward('keys')({})) as Record<string, { publicJwk: PublicJwk } | undefined>;
     const thumbprint = publicKeys.account ? await jwkThumbprint(publicKeys.account.publicJwk) : '';
     if (run.beforeNetwork && !(await run.beforeNetwork())) return undefined;
-
-    const netChild = start({ role: 'net', args: [], read: [], write: [], net: run.net, ...(run.user && { user: run.user }) });
     const netEnded = unlessFinished(whenEnded(netChild, 'network process'));
     let settle!: { resolve(value: unknown): void; reject(error: Error): void };
     const outcome = new Promise((resolve, reject) => (settle = { resolve, reject }));
