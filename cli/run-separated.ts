@@ -2,20 +2,16 @@
 // answers challenges, and installs the PEM text the network process hands back. cli/run.ts sends single-set runs here;
 // the sets of --renew-all and --renew-list still share one CA session in this process (cli/ca-session.ts).
 
-import { basenamePath, dirnamePath } from '../adapters/_path.ts';
-import { CERT_FILE_MODE } from '../adapters/_shared.ts';
+import { dirnamePath } from '../adapters/_path.ts';
 import { base64UrlEncode, pemDecode } from '../core/encoding.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
 import type { KeyProcessConfig } from './key-process.ts';
 import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
-import { EXIT_CHANGED, EXIT_UNCHANGED } from './plan.ts';
+import { EXIT_UNCHANGED } from './plan.ts';
 import type { CliPlatform, CliRunPlatform } from './platform.ts';
 import { dnsServersOf, networkUser, runSeparated, type SeparatedRun } from './privsep.ts';
-import { STATE_FILE_MODE } from './ari-query.ts';
-import { changeSet } from './cert-set.ts';
-import { formatRenewalState } from './renewal-info.ts';
-import { backupChanges, lockNewSet, openResponder, requireDirectory, type RunInput } from './run.ts';
+import { installIssuedSet, lockNewSet, openResponder, removeRevokedSet, requireDirectory, type RunInput } from './run.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
 type Log = (line: string) => void;
@@ -115,15 +111,7 @@ export async function issueSeparated({ options, identifiers, paths, plan, lock: 
     }, log);
     if (!result) return EXIT_UNCHANGED;
     const issued = checkIssued(result);
-    await changeSet(platform, paths, [
-      ...(options.backup ? backupChanges(platform, paths, log) : []),
-      { name: basenamePath(paths.cert), text: issued.certificatePem, mode: CERT_FILE_MODE },
-      { name: basenamePath(paths.chain), text: issued.chainPem, mode: CERT_FILE_MODE },
-      { name: basenamePath(paths.fullchain), text: issued.fullchainPem, mode: CERT_FILE_MODE },
-      { name: basenamePath(paths.renewalInfo), text: formatRenewalState({ serial: issued.serial, renewalInfo: issued.renewalInfo }), mode: STATE_FILE_MODE },
-    ], lock!);
-    log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
-    return EXIT_CHANGED;
+    return await installIssuedSet(platform, options, paths, lock!, issued, log);
   } finally {
     if (!held) await lock?.release();
     await responder.close?.();
@@ -143,12 +131,6 @@ export async function revokeSeparated({ options, identifiers, paths, lock }: Run
   const result = (await runSeparated(platform, separatedRun(platform, options, paths, job, der), log)) as NetRevoked | undefined;
   const serial = typeof result?.serialHex === 'string' && /^[0-9a-f]{1,64}$/.test(result.serialHex) ? result.serialHex : '(unknown serial)';
   log(result?.alreadyRevoked ? `certificate ${serial} was already revoked` : `revoked certificate ${serial}`);
-  // A certificate is there, so its folder is, and the caller holds the set's lock.
-  await changeSet(platform, paths, [
-    ...(options.backup ? backupChanges(platform, paths, log) : []),
-    ...[paths.cert, paths.chain, paths.fullchain, paths.renewalInfo].map((file) => ({ name: basenamePath(file) })),
-  ], lock!);
-  log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
-  return EXIT_CHANGED;
+  return removeRevokedSet(platform, options, paths, lock!, log);
 }
 

@@ -24,7 +24,7 @@ import { EXIT_CHANGED, EXIT_UNCHANGED, type Plan } from './plan.ts';
 import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
 import { STATE_FILE_MODE } from './ari-query.ts';
 import { changeSet, lockPathOf, type SetChange } from './cert-set.ts';
-import { formatRenewalState, serialOf } from './renewal-info.ts';
+import { formatRenewalState, serialOf, type RenewalState } from './renewal-info.ts';
 import { describeEvent } from './net-process.ts';
 
 export interface RunInput {
@@ -212,15 +212,7 @@ async function issue({ options, identifiers, paths, plan, shared, lock: held }: 
 
     // The next run asks this CA about the new certificate; a CA without ARI is remembered, so no run asks it.
     const renewalInfo = client.directory.renewalInfo && issued.certificate.authorityKeyIdentifier?.length ? client.directory.renewalInfo : null;
-    await changeSet(platform, paths, [
-      ...(options.backup ? backupChanges(platform, paths, log) : []),
-      { name: basenamePath(paths.cert), text: issued.certificatePem, mode: CERT_FILE_MODE },
-      { name: basenamePath(paths.chain), text: issued.chainPem, mode: CERT_FILE_MODE },
-      { name: basenamePath(paths.fullchain), text: issued.fullchainPem, mode: CERT_FILE_MODE },
-      { name: basenamePath(paths.renewalInfo), text: formatRenewalState({ serial: serialOf(issued.certificate), renewalInfo }), mode: STATE_FILE_MODE },
-    ], lock);
-    log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
-    return EXIT_CHANGED;
+    return await installIssuedSet(platform, options, paths, lock, { ...issued, serial: serialOf(issued.certificate), renewalInfo }, log);
   } finally {
     if (!held) await lock?.release();
     if (!shared.responder) await responder.close?.();
@@ -231,6 +223,33 @@ async function issue({ options, identifiers, paths, plan, shared, lock: held }: 
  * RFC 8555 §7.6 accepts a revocation signed by the certificate's own key without any account, so the domain key
  * signs when it belongs to the certificate; otherwise the account that holds it does.
  */
+/** The issued certificate, its chain and renewal-info.json replace the set (and -b copies the old one), as one change. */
+export async function installIssuedSet(
+  platform: Platform, options: CliOptions, paths: CliPaths, lock: HeldLock,
+  issued: { certificatePem: string; chainPem: string; fullchainPem: string } & RenewalState, log: Log,
+): Promise<number> {
+  await changeSet(platform, paths, [
+    ...(options.backup ? backupChanges(platform, paths, log) : []),
+    { name: basenamePath(paths.cert), text: issued.certificatePem, mode: CERT_FILE_MODE },
+    { name: basenamePath(paths.chain), text: issued.chainPem, mode: CERT_FILE_MODE },
+    { name: basenamePath(paths.fullchain), text: issued.fullchainPem, mode: CERT_FILE_MODE },
+    { name: basenamePath(paths.renewalInfo), text: formatRenewalState({ serial: issued.serial, renewalInfo: issued.renewalInfo }), mode: STATE_FILE_MODE },
+  ], lock);
+  log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
+  return EXIT_CHANGED;
+}
+
+/** After a revocation: -b's copies, then the set's files go, as one change of the set. */
+export async function removeRevokedSet(platform: Platform, options: CliOptions, paths: CliPaths, lock: HeldLock, log: Log): Promise<number> {
+  // A certificate is there, so its folder is, and the caller holds the set's lock.
+  await changeSet(platform, paths, [
+    ...(options.backup ? backupChanges(platform, paths, log) : []),
+    ...[paths.cert, paths.chain, paths.fullchain, paths.renewalInfo].map((file) => ({ name: basenamePath(file) })),
+  ], lock);
+  log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
+  return EXIT_CHANGED;
+}
+
 async function revoke({ options, paths, shared, lock }: RunInput, platform: Platform, log: Log): Promise<number> {
   // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
   const certificate = parseCertificate(pemDecode(platform.readTextFile(paths.cert) ?? '', ['CERTIFICATE']).der);
@@ -253,13 +272,7 @@ async function revoke({ options, paths, shared, lock }: RunInput, platform: Plat
     if (!isAlreadyRevoked(error)) throw error;
     log(`certificate ${certificate.serialHex} was already revoked`);
   }
-  // A certificate is there, so its folder is, and the caller holds the set's lock.
-  await changeSet(platform, paths, [
-    ...(options.backup ? backupChanges(platform, paths, log) : []),
-    ...[paths.cert, paths.chain, paths.fullchain, paths.renewalInfo].map((file) => ({ name: basenamePath(file) })),
-  ], lock!);
-  log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
-  return EXIT_CHANGED;
+  return removeRevokedSet(platform, options, paths, lock!, log);
 }
 
 export async function run(input: RunInput, platform: Platform): Promise<number> {
