@@ -1,5 +1,5 @@
 // DNS messages for dynamic updates (RFC 2136) and the lookups around them, on @dnsquery/dns-packet (Uint8Array,
-// no Node Buffer), signed with TSIG (RFC 8945) through WebCrypto's HMAC.
+// no Node-only byte type), signed with TSIG (RFC 8945) through WebCrypto's HMAC.
 
 import * as dns from '@dnsquery/dns-packet';
 import { bytesEqual, concatBytes, utf8Decode } from './encoding.ts';
