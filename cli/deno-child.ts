@@ -2,6 +2,7 @@
 // `deno-child.ts net` the network process. cli/deno-children.ts starts them with their narrow permissions.
 
 import * as deno from '../adapters/deno.ts';
+import { readTextFileIfExists } from './_deno-read.ts';
 import { runKeyProcess } from './key-process.ts';
 import { runNetProcess } from './net-process.ts';
 import type { ChildPlatform } from './platform.ts';
@@ -17,14 +18,7 @@ const platform: ChildPlatform = {
     for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
   },
   writeStderr: (text) => deno.writeAllSync(Deno.stderr, text),
-  readTextFile(path) {
-    try {
-      return Deno.readTextFileSync(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
-    }
-  },
+  readTextFile: readTextFileIfExists,
   writeFileAtomic: deno.writeFileAtomic,
   writeNewFile: deno.writeNewFile,
   makeDirectories: deno.makeDirectories,

@@ -6,6 +6,7 @@
 // than this process was given; this process asks the CA itself only for the daily run's renewal window (ARI).
 
 import * as deno from '../adapters/deno.ts';
+import { readTextFileIfExists } from './_deno-read.ts';
 import { runCommand } from './command.ts';
 import { withTestHooks } from './platform.ts';
 
@@ -36,14 +37,7 @@ function readResolvConf(): string {
 runCommand({
   args: Deno.args,
   runtime: `Deno ${Deno.version.deno}`,
-  readTextFile(path) {
-    try {
-      return Deno.readTextFileSync(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
-    }
-  },
+  readTextFile: readTextFileIfExists,
   listNamesSync(path) {
     try {
       return Array.from(Deno.readDirSync(path), (entry) => entry.name);

@@ -2,7 +2,8 @@
 // node:fs loads at start; adapters/node.ts, with its servers, TLS and readline, comes by dynamic import once a
 // certificate has to change, so the cron run that finds nothing due starts almost as fast as `node -e 0`.
 
-import { readFileSync, readdirSync, writeSync } from 'node:fs';
+import { readdirSync, writeSync } from 'node:fs';
+import { readTextFileIfExists } from './_node-read.ts';
 import { runCommand } from './command.ts';
 import { withTestHooks, type CliRunPlatform } from './platform.ts';
 
@@ -28,15 +29,7 @@ async function loadNodePlatform(): Promise<CliRunPlatform> {
 runCommand({
   args: process.argv.slice(2),
   runtime: `Node.js ${process.version}`,
-  // Synchronous on purpose: an asynchronous read would start libuv's thread pool for one small file.
-  readTextFile(path) {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-  },
+  readTextFile: readTextFileIfExists,
   listNamesSync(path) {
     try {
       return readdirSync(path);

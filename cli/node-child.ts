@@ -1,9 +1,9 @@
 // The entry of acme-client's child processes under Node (bundled to dist/cli/lazy/child.js): `child.js key CONFIG`
 // is the key process, `child.js net` the network process. cli/node-children.ts starts them under the permission model.
 
-import { readFileSync } from 'node:fs';
 import { createNodeFetch, makeDirectories, writeFileAtomic, writeNewFile } from '../adapters/node.ts';
 import { nodeCaaResolver } from '../adapters/node-dns.ts';
+import { readTextFileIfExists } from './_node-read.ts';
 import { runKeyProcess } from './key-process.ts';
 import { runNetProcess } from './net-process.ts';
 import type { ChildPlatform } from './platform.ts';
@@ -16,14 +16,7 @@ const platform: ChildPlatform = {
   input: process.stdin,
   write: (bytes) => void process.stdout.write(bytes),
   writeStderr: (text) => void process.stderr.write(text),
-  readTextFile(path) {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-  },
+  readTextFile: readTextFileIfExists,
   writeFileAtomic,
   writeNewFile,
   makeDirectories,
