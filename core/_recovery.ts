@@ -5,7 +5,7 @@ import { AcmeError, isAccountDoesNotExist } from './errors.ts';
 import type { AcmeResponse, RequestSpec, Transport } from './http.ts';
 import type { KeySigner } from './signer.ts';
 import type { Challenge } from './resources.ts';
-import { readOrder } from './responses.ts';
+import { readChallenge, readOrder } from './responses.ts';
 
 type Recover = NonNullable<RequestSpec['recover']>;
 
@@ -43,19 +43,45 @@ export function recoverFinalize(orderUrl: string, fetchOrder: () => Promise<Acme
 
 /**
  * A request the transport may send again after a lost answer, remembering that it did: the CA's refusal of the second
- * one can then mean the first one worked (§7.5.1 challenge responses, §7.6 revocations).
+ * one can then mean the first one worked (§7.5.1 challenge responses, §7.6 revocations). `check`, when given, reads
+ * state first and answers for a first request that took effect, which is then not sent again.
  */
 export class Resend {
   /** Whether the request was sent again. */
   repeated = false;
-  /** For RequestSpec.recover: send again, and remember it. */
-  readonly recover: Recover = async () => void (this.repeated = true);
+  readonly #check: Recover | undefined;
+
+  constructor(check?: Recover) {
+    this.#check = check;
+  }
+
+  /** For RequestSpec.recover: check, else send again and remember it. */
+  readonly recover: Recover = async () => {
+    const found = await this.#check?.();
+    if (found) return found;
+    this.repeated = true;
+    return undefined;
+  };
 }
 
 /**
- * §7.5.1: a challenge response sent again may be refused because the first one already started validation (Pebble:
- * malformed, "Cannot update challenge with status processing"); then the challenge, no longer pending, is the answer.
- * Reading it before sending again would not tell: Pebble still shows "pending" until its validator starts.
+ * §7.5.1: before a challenge response is sent again, the challenge is read. A CA that acted on the first one shows
+ * it by a status past "pending" or by the time its validation began (`validated`): Pebble 2.4 keeps a challenge
+ * "pending" while it validates and starts a second validation for a second response, which fails on its own once
+ * the response is cleaned up and turns the order invalid, after it was "ready".
+ */
+export function recoverChallenge(url: string, fetchChallenge: () => Promise<AcmeResponse>): Recover {
+  return async () => {
+    const response = await fetchChallenge();
+    const challenge = readChallenge(response.body, url);
+    return challenge.status !== 'pending' || challenge.validated !== undefined ? response : undefined;
+  };
+}
+
+/**
+ * §7.5.1: a challenge response sent again may still be refused because the first one started validation meanwhile
+ * (Pebble: malformed, "Cannot update challenge with status processing"); then the challenge, no longer pending, is
+ * the answer.
  */
 export async function challengeAfterRefusal(error: unknown, resend: Resend, fetchChallenge: () => Promise<Challenge>): Promise<Challenge> {
   if (!resend.repeated || !(error instanceof AcmeError) || error.status >= 500) throw error;

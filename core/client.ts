@@ -16,7 +16,7 @@ import {
 } from './resources.ts';
 import { readAccount, readAuthorization, readChallenge, readDirectory, readOrder } from './responses.ts';
 import { pollUntil } from './poll.ts';
-import { Resend, challengeAfterRefusal, lookUpAccount, recoverFinalize, recoverRollover } from './_recovery.ts';
+import { Resend, challengeAfterRefusal, lookUpAccount, recoverChallenge, recoverFinalize, recoverRollover } from './_recovery.ts';
 
 /**
  * What an AcmeClient needs: the account key, and what a Transport takes.
@@ -274,15 +274,17 @@ export class AcmeClient {
   }
 
   /**
-   * §7.5.1: the payload `{}` tells the CA to validate. After a lost answer the response is sent again, which the RFC
-   * allows; a refusal of the second one may mean the first one started validation (challengeAfterRefusal).
+   * §7.5.1: the payload `{}` tells the CA to validate. After a lost answer the challenge is read, and the response sent
+   * again only if the CA shows no sign of the first one (recoverChallenge), which the RFC allows; a refusal of the
+   * second one may still mean the first one started validation (challengeAfterRefusal).
    */
   async respondToChallenge(url: string): Promise<Challenge> {
-    const resend = new Resend();
+    const fetchChallenge = () => this.#postAsAccount(url, undefined, `fetch challenge ${url}`);
+    const resend = new Resend(recoverChallenge(url, fetchChallenge));
     try {
       return readChallenge((await this.#postAsAccount(url, {}, `respond to challenge ${url}`, 'json', resend.recover)).body, url);
     } catch (error) {
-      return challengeAfterRefusal(error, resend, async () => readChallenge((await this.#postAsAccount(url, undefined, `fetch challenge ${url}`)).body, url));
+      return challengeAfterRefusal(error, resend, async () => readChallenge((await fetchChallenge()).body, url));
     }
   }
 

@@ -267,26 +267,36 @@ test('retry: a finalize whose answer was lost is followed by reading the order, 
   assertEquals(unreached.calls, ['HEAD /nonce', 'POST /order/1/finalize', 'HEAD /nonce', 'POST /order/1', 'POST /order/1/finalize']);
 });
 
-test('retry: a challenge response whose answer was lost is sent again; refused because validation started, the challenge is the answer (RFC 8555 §7.5.1)', async () => {
+test('retry: after a lost challenge response the challenge is read, and the response sent again only if the CA shows no sign of it (RFC 8555 §7.5.1)', async () => {
   const url = `${CA}/chall/1`;
-  const challenge = (status: string) => ({ body: { type: 'http-01', url, status, token: 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA' } });
-  for (const started of [true, false]) {
-    let status = 'pending';
+  const token = 'evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA';
+  // What the CA did with the first response before its answer was lost: moved the challenge on (Boulder), began
+  // validating while it still says "pending" (Pebble 2.4), nothing (the request never reached it), or nothing until
+  // just after the challenge was read, so that the second response is refused.
+  for (const acted of ['processing', 'validating', 'nothing', 'after the read'] as const) {
+    let state = { status: 'pending', validated: undefined as string | undefined };
     let posted = 0;
+    let reads = 0;
+    const challenge = () => ({ body: { type: 'http-01', url, token, ...state } });
     const ca = new FakeCa((request) => {
-      if (request.payload === '') return challenge(status);
-      if (status !== 'pending') return { status: 400, body: { type: ACME_ERROR.malformed, detail: `Cannot update challenge with status ${status}` } };
-      // As Pebble: the answer still says "pending"; the validator moves it on a moment later.
+      if (request.payload === '') {
+        const read = challenge();
+        if (reads++ === 0 && acted === 'after the read') state = { status: 'processing', validated: undefined };
+        return read;
+      }
+      if (state.status !== 'pending' || state.validated) return { status: 400, body: { type: ACME_ERROR.malformed, detail: `Cannot update challenge with status ${state.status}` } };
       if (posted++ === 0) {
-        if (started) status = 'processing';
+        if (acted === 'processing') state = { status: 'processing', validated: undefined };
+        if (acted === 'validating') state = { status: 'pending', validated: '2026-12-07T03:00:00Z' };
         reset();
       }
-      return challenge('pending');
+      return challenge();
     });
     const { client } = fakeClient(ca, await accountKey(), { retry: HALF });
-    assertEquals((await client.respondToChallenge(url)).status, started ? 'processing' : 'pending');
-    assertEquals(ca.calls, ['HEAD /nonce', 'POST /chall/1', 'HEAD /nonce', 'POST /chall/1', ...(started ? ['POST /chall/1'] : [])]);
-    if (started) assertEquals(ca.requests.at(-1)!.payload, '', 'the third request reads the challenge');
+    const answered = await client.respondToChallenge(url);
+    assertEquals(answered.status, acted === 'validating' || acted === 'nothing' ? 'pending' : 'processing', acted);
+    const sentAgain = acted === 'nothing' || acted === 'after the read';
+    assertEquals(ca.requests.filter((request) => request.method === 'POST' && request.payload !== '').length, sentAgain ? 2 : 1, `${acted}: responses sent`);
   }
   // Without a lost answer, the CA's refusal stays an error.
   const refusing = new FakeCa(() => ({ status: 400, body: { type: ACME_ERROR.malformed, detail: 'Cannot update challenge with status valid' } }));
