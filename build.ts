@@ -138,8 +138,16 @@ const CLI_LAZY_MODULES: Record<string, string> = {
   'node-dns': 'adapters/node-dns.ts',
   'node-dns-update': 'adapters/node-dns-update.ts',
   'node-children': 'cli/node-children.ts',
-  // Not imported: the entry of the key and network processes (cli/privsep.ts), run by `node lazy/child.js ROLE`.
-  child: 'cli/node-child.ts',
+};
+
+/**
+ * The entries of the key and network processes (cli/privsep.ts), each one CommonJS file with all its code: a child's
+ * start is on the path of every issuance, and as one role-sized file it skips the ES module loader and the modules
+ * only the other role uses (measured: 150 ms to start as one file for both roles against 175 ms as ES modules).
+ */
+const CLI_CHILD_ENTRIES: Record<string, string> = {
+  'key-child': 'cli/node-key-child.ts',
+  'net-child': 'cli/node-net-child.ts',
 };
 
 async function buildCli(): Promise<void> {
@@ -187,9 +195,21 @@ async function buildCli(): Promise<void> {
       },
     }],
   });
+  const children = await esbuild.build({
+    entryPoints: CLI_CHILD_ENTRIES,
+    outdir: 'dist/cli',
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    metafile: true,
+    logLevel: 'warning',
+  });
   const outputs = (metafile: esbuild.Metafile) => Object.keys(metafile.outputs).filter((file) => /\.c?js$/.test(file));
   recordSize('cli (cron path)', outputs(entry.metafile));
-  recordSize('cli (all)', [...outputs(entry.metafile), ...outputs(lazy.metafile)]);
+  recordSize('cli (all)', [...outputs(entry.metafile), ...outputs(lazy.metafile), ...outputs(children.metafile)]);
 }
 
 async function buildWeb(): Promise<void> {

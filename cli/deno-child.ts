@@ -5,12 +5,12 @@ import * as deno from '../adapters/deno.ts';
 import { readTextFileIfExists } from './_deno-read.ts';
 import { runKeyProcess } from './key-process.ts';
 import { runNetProcess } from './net-process.ts';
-import type { ChildPlatform } from './platform.ts';
+import type { KeyChildPlatform, NetChildPlatform } from './platform.ts';
 
 const [role, ...args] = Deno.args;
 const testHook = Deno.env.get('ACME_CLIENT_TEST_HOOK');
 
-const platform: ChildPlatform = {
+const platform: KeyChildPlatform & NetChildPlatform = {
   args,
   runtime: `Deno ${Deno.version.deno}`,
   input: Deno.stdin.readable,
@@ -28,7 +28,7 @@ const platform: ChildPlatform = {
   waitForSignal: () => new Promise((resolve) => Deno.addSignalListener('SIGUSR2', () => resolve())),
 };
 
-const roles: Record<string, (platform: ChildPlatform) => Promise<number>> = { key: runKeyProcess, net: runNetProcess };
+const roles: Record<string, (platform: KeyChildPlatform & NetChildPlatform) => Promise<number>> = { key: runKeyProcess, net: runNetProcess };
 if (!role || !Object.hasOwn(roles, role)) {
   deno.writeAllSync(Deno.stderr, `acme-client: deno-child.ts runs as "key" or "net", not ${JSON.stringify(role)}\n`);
   Deno.exit(1);

@@ -11,7 +11,7 @@ import { generateKey, type AcmeKey } from '../core/keys.ts';
 import { serveSigners } from '../core/signer-protocol.ts';
 import { localSigner, type KeySigner } from '../core/signer.ts';
 import { lineChannel } from '../core/_line-rpc.ts';
-import { fileErrorReason, readText, type ChildPlatform } from './platform.ts';
+import { fileErrorReason, readText, type KeyChildPlatform } from './platform.ts';
 import { persistingFirst, signGuard, type SignPolicy } from './sign-guard.ts';
 
 /** One key file: where it is, what messages call it, and whether it may be made when it does not exist. */
@@ -38,7 +38,7 @@ interface HeldKey {
   unsaved: boolean;
 }
 
-async function loadKey(platform: ChildPlatform, spec: KeyFileSpec, keyType: KeyType): Promise<HeldKey | undefined> {
+async function loadKey(platform: KeyChildPlatform, spec: KeyFileSpec, keyType: KeyType): Promise<HeldKey | undefined> {
   const text = readText(platform, spec.path, `${spec.what} ${spec.path}`);
   if (text !== undefined) {
     try {
@@ -52,7 +52,7 @@ async function loadKey(platform: ChildPlatform, spec: KeyFileSpec, keyType: KeyT
   return { key: await generateKey(keyType), unsaved: true };
 }
 
-export async function runKeyProcess(platform: ChildPlatform): Promise<number> {
+export async function runKeyProcess(platform: KeyChildPlatform): Promise<number> {
   const config = JSON.parse(platform.args[0]!) as KeyProcessConfig;
   // The keys load before the first request is read, so a bad key file fails the run before anything else happens.
   let held: Record<string, HeldKey>;

@@ -21,8 +21,8 @@ async function loadNodePlatform(): Promise<CliRunPlatform> {
     caaResolver: nodeCaaResolver,
     dnsUpdateResponder: async (options) => (await import('../adapters/node-dns-update.ts')).dnsUpdateResponder(options),
     isRoot: process.getuid?.() === 0,
-    // The bundle's own folder: build.ts puts the children's entry beside the lazily loaded modules.
-    startChild: (spec) => startNodeChild(`${__dirname}/lazy/child.js`, spec),
+    // build.ts puts each child's entry beside this bundle.
+    startChild: (spec) => startNodeChild(`${__dirname}/${spec.role}-child.cjs`, spec),
   };
 }
 

@@ -13,7 +13,7 @@ import { connectSigners } from '../core/signer-protocol.ts';
 import type { KeySigner } from '../core/signer.ts';
 import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import { RpcClient, lineChannel } from '../core/_line-rpc.ts';
-import type { ChildPlatform } from './platform.ts';
+import type { NetChildPlatform } from './platform.ts';
 import { persistingFirst } from './sign-guard.ts';
 import { serialOf } from './renewal-info.ts';
 import { userAgent } from './version.ts';
@@ -87,7 +87,7 @@ export function describeEvent(event: FlowEvent): string {
  * open, until SIGUSR2, so a test can read this process's memory; "try-files:KEY:FILE" tries to read KEY and write
  * FILE and reports each refusal, proving what the permissions deny rather than trusting the flags.
  */
-async function testHook(platform: ChildPlatform, parent: RpcClient, point: 'start' | 'certificate'): Promise<void> {
+async function testHook(platform: NetChildPlatform, parent: RpcClient, point: 'start' | 'certificate'): Promise<void> {
   const hook = platform.testHook;
   if (hook === 'pause' && point === 'certificate') {
     const resumed = platform.waitForSignal();
@@ -110,7 +110,7 @@ async function testHook(platform: ChildPlatform, parent: RpcClient, point: 'star
   }
 }
 
-async function issue(platform: ChildPlatform, parent: RpcClient, job: NetJob, signers: Record<string, KeySigner>, client: AcmeClient): Promise<NetIssued> {
+async function issue(platform: NetChildPlatform, parent: RpcClient, job: NetJob, signers: Record<string, KeySigner>, client: AcmeClient): Promise<NetIssued> {
   const terms = client.directory.meta.termsOfService;
   if (job.agreement !== undefined && terms !== job.agreement) {
     await parent.call('warn', { line: `warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${job.agreement}` });
@@ -167,7 +167,7 @@ async function revoke(job: NetJob, signers: Record<string, KeySigner>, connect: 
   }
 }
 
-export async function runNetProcess(platform: ChildPlatform): Promise<number> {
+export async function runNetProcess(platform: NetChildPlatform): Promise<number> {
   const parent = new RpcClient(lineChannel(platform.input, (bytes) => platform.write(bytes), 'the parent process'), 'the parent process');
   const { job, files } = (await parent.call('job')) as { job: NetJob; files: { cert: string; accountKey: string; domainKey: string } };
   await testHook(platform, parent, 'start');

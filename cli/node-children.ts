@@ -1,11 +1,10 @@
-// Node's half of the process separation (cli/privsep.ts): the key and network processes run cli/node-child.ts under
-// Node's permission model, reading only their own code and what the spec grants, spawning nothing, and the network
-// process under the unprivileged user. Node 20's model has no network rule (--allow-net came in Node 25): the key
+// Node's half of the process separation (cli/privsep.ts): the key and network processes run their entries
+// (cli/node-key-child.ts, cli/node-net-child.ts) under Node's permission model, reading only their own bundle and
+// what the spec grants, spawning nothing, and the network process under the unprivileged user. Node 20's model has no network rule (--allow-net came in Node 25): the key
 // process's code opens no connection, and for the network process the dropped uid is the boundary that holds.
 
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { ChildHandle, ChildSpec } from './platform.ts';
 import { endedHow, lastLineKeeper } from './privsep.ts';
 
@@ -24,16 +23,16 @@ function grantOf(path: string): string {
   return statSync(path, { throwIfNoEntry: false })?.isFile() ? path : `${path.replace(/\/$/, '')}/*`;
 }
 
-/** Starts `spec` from the child entry at `entry` (dist/cli/lazy/child.js). */
+/** Starts `spec` from its role's entry at `entry` (dist/cli/key-child.cjs, dist/cli/net-child.cjs), one file that is all its code. */
 export function startNodeChild(entry: string, spec: ChildSpec): ChildHandle {
   const flags = [
     '--experimental-permission',
     // The model's ExperimentalWarning would be the child's only stderr line when it fails.
     '--no-warnings',
-    ...disjointGrants([dirname(entry), ...spec.read]).map((path) => `--allow-fs-read=${grantOf(path)}`),
+    ...disjointGrants([entry, ...spec.read]).map((path) => `--allow-fs-read=${grantOf(path)}`),
     ...disjointGrants(spec.write).map((path) => `--allow-fs-write=${grantOf(path)}`),
   ];
-  const child = spawn(process.execPath, [...flags, entry, spec.role, ...spec.args], {
+  const child = spawn(process.execPath, [...flags, entry, ...spec.args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     // The other user may not enter the caller's working directory; the key process keeps it for relative key paths.
     ...(spec.user && { uid: spec.user.uid, gid: spec.user.gid, cwd: '/' }),

@@ -81,7 +81,7 @@ export interface CliRunPlatform {
 /** What one of acme-client's own child processes may do: the runtime's permission flags are made from this. */
 export interface ChildSpec {
   role: 'key' | 'net';
-  /** Its arguments after the role: no secret, since any user can read them in ps(1). */
+  /** Its arguments: no secret, since any user can read them in ps(1). */
   args: string[];
   /** Files and folders it may read, besides its own code. */
   read: string[];
@@ -107,15 +107,23 @@ export interface ChildHandle {
   kill(): void;
 }
 
-/** What a child process gets from its runtime entry (cli/node-child.ts, cli/deno-child.ts). */
-export interface ChildPlatform extends Pick<CliPlatform, 'readTextFile' | 'writeStderr' | 'runtime'>,
-  Pick<CliRunPlatform, 'writeFileAtomic' | 'writeNewFile' | 'makeDirectories' | 'createFetch' | 'caaResolver'> {
-  /** The arguments after the role. */
+/** What every child process gets from its runtime entry: its arguments and the channel to the parent. */
+export interface ChildChannel extends Pick<CliPlatform, 'writeStderr' | 'runtime'> {
+  /** Its arguments (cli/privsep.ts ChildSpec). */
   readonly args: readonly string[];
   /** Its standard input, the channel from the parent. */
   readonly input: AsyncIterable<Uint8Array>;
   /** Writes to its standard output, the channel to the parent. */
   write(bytes: Uint8Array): void;
+}
+
+/** The key process's runtime (cli/key-process.ts): the key files, and nothing that connects. */
+export interface KeyChildPlatform extends ChildChannel, Pick<CliPlatform, 'readTextFile'>,
+  Pick<CliRunPlatform, 'writeFileAtomic' | 'writeNewFile' | 'makeDirectories'> {}
+
+/** The network process's runtime (cli/net-process.ts): connections, and the file calls its test hook tries. */
+export interface NetChildPlatform extends ChildChannel, Pick<CliPlatform, 'readTextFile'>,
+  Pick<CliRunPlatform, 'writeFileAtomic' | 'createFetch' | 'caaResolver'> {
   /** ACME_CLIENT_TEST_HOOK, which only the tests set (cli/net-process.ts). */
   readonly testHook?: string;
   /** Resolves when the process receives SIGUSR2 (SIGUSR1 starts Node's inspector): a test that paused the run lets it go on. */

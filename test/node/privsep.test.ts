@@ -66,7 +66,7 @@ function setup(runtime: Runtime, name: string) {
 }
 
 const caPort = () => Number(new URL(pebble.directoryUrl).port);
-const isKeyProcess = (pid: number) => / (?:\S*child\.js|\S*deno-child\.ts) key /.test(` ${commandLine(pid)} `);
+const isKeyProcess = (pid: number) => / (?:\S*key-child\.cjs|\S*deno-child\.ts key) /.test(` ${commandLine(pid)} `);
 
 for (const runtime of RUNTIMES) {
   describe(`[${runtime}] privilege separation`, () => {
@@ -146,7 +146,7 @@ test('[node] the key process refuses a JWS for another origin and a key change d
     keyType: 'ec256',
     policy: { origin: 'https://ca.test', names: ['a.example'] },
   };
-  const child = startNodeChild(join(import.meta.dirname, '../../dist/cli/lazy/child.js'), { role: 'key', args: [JSON.stringify(config)], read: [dir], write: [dir], net: [] });
+  const child = startNodeChild(join(import.meta.dirname, '../../dist/cli/key-child.cjs'), { role: 'key', args: [JSON.stringify(config)], read: [dir], write: [dir], net: [] });
   const keys = new RpcClient(lineChannel(child.output, (bytes) => child.write(bytes), 'the key process'), 'the key process');
   try {
     await keys.call('check');

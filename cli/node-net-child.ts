@@ -1,0 +1,18 @@
+// The network process's entry under Node (bundled to dist/cli/net-child.cjs; cli/node-children.ts starts it under the
+// permission model and as the unprivileged user): `net-child.cjs`.
+
+import { createNodeFetch, writeFileAtomic } from '../adapters/node.ts';
+import { nodeCaaResolver } from '../adapters/node-dns.ts';
+import { readTextFileIfExists } from './_node-read.ts';
+import { exitWhenDone, nodeChildChannel } from './_node-child.ts';
+import { runNetProcess } from './net-process.ts';
+
+exitWhenDone(runNetProcess({
+  ...nodeChildChannel,
+  readTextFile: readTextFileIfExists,
+  writeFileAtomic,
+  createFetch: createNodeFetch,
+  caaResolver: nodeCaaResolver,
+  ...(process.env.ACME_CLIENT_TEST_HOOK && { testHook: process.env.ACME_CLIENT_TEST_HOOK }),
+  waitForSignal: () => new Promise((resolve) => process.once('SIGUSR2', () => resolve())),
+}));
