@@ -171,18 +171,15 @@ async function buildCli(): Promise<void> {
     logLevel: 'warning',
   });
   const lazyOutputs = new Map(Object.entries(CLI_LAZY_MODULES).map(([name, source]) => [resolve(source), `./lazy/${name}.js`]));
-  const entry = await esbuild.build({
-    entryPoints: { 'acme-client': 'cli/main.ts' },
-    outdir: 'dist/cli',
-    outExtension: { '.js': '.cjs' },
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    metafile: true,
-    banner: { js: '#!/usr/bin/env node' },
+  // The entry and the children: each one CommonJS file in dist/cli.
+  const oneFile = {
+    outdir: 'dist/cli', outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', minify: true, metafile: true,
     logLevel: 'warning',
+  } as const;
+  const entry = await esbuild.build({
+    ...oneFile,
+    entryPoints: { 'acme-client': 'cli/main.ts' },
+    banner: { js: '#!/usr/bin/env node' },
     plugins: [{
       name: 'cli-lazy-modules',
       setup(build) {
@@ -195,18 +192,7 @@ async function buildCli(): Promise<void> {
       },
     }],
   });
-  const children = await esbuild.build({
-    entryPoints: CLI_CHILD_ENTRIES,
-    outdir: 'dist/cli',
-    outExtension: { '.js': '.cjs' },
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    metafile: true,
-    logLevel: 'warning',
-  });
+  const children = await esbuild.build({ ...oneFile, entryPoints: CLI_CHILD_ENTRIES });
   const outputs = (metafile: esbuild.Metafile) => Object.keys(metafile.outputs).filter((file) => /\.c?js$/.test(file));
   recordSize('cli (cron path)', outputs(entry.metafile));
   recordSize('cli (all)', [...outputs(entry.metafile), ...outputs(lazy.metafile), ...outputs(children.metafile)]);
