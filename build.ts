@@ -138,6 +138,7 @@ const CLI_LAZY_MODULES: Record<string, string> = {
   'node-dns': 'adapters/node-dns.ts',
   'node-dns-update': 'adapters/node-dns-update.ts',
   'node-children': 'cli/node-children.ts',
+  children: 'cli/children.ts',
 };
 
 /**

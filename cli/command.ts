@@ -10,6 +10,7 @@ import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import { HELP, parseArgs, type CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
+import type { RunInput } from './run.ts';
 import { resolvePaths, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun, type Plan } from './plan.ts';
 import type { HeldLock, LockHolder } from '../adapters/_lock.ts';
@@ -141,6 +142,38 @@ export async function processSet(
   // Leftovers mean a set that may be half changed, so it is read only once they are dealt with.
   const first = leftovers ? undefined : await planSet(platform, options, identifiers, paths, shared);
   if (first?.plan.action === 'unchanged') return unchanged(platform, options, paths, first.plan, EXIT_UNCHANGED);
+  // One domain set runs split over the key and network processes (cli/privsep.ts). The sets of --renew-all and
+  // --renew-list share one responder and one CA session in this process, which one network process per set would not.
+  // The children start as soon as the plan says a certificate will be issued, so that their runtimes' start-ups
+  // overlap this process's loading, lock and checks; a revocation's start later, with the certificate they may revoke.
+  const separate = shared.responder ? undefined : {
+    ...((first?.plan.action === 'issue' || first?.plan.action === 'renew') && {
+      children: import('./children.ts').then(({ startRunChildren }) => startRunChildren(platform, options, paths, identifiers.map((identifier) => identifier.value))),
+    }),
+  };
+  // Started before this process loads the rest, which would otherwise hold up the children's small module. Their
+  // failure to start (bad input, such as an unknown --user) is reported where the run awaits them.
+  await separate?.children?.catch(() => {});
+  try {
+    return await processLockedSet(platform, options, identifiers, paths, shared, { folders, leftovers, first, ...(separate && { separate }) });
+  } finally {
+    await separate?.children?.then((children) => children.stop(), () => {});
+  }
+}
+
+/** What processSet found before the set's lock: its folders, whether a killed run left something, its first plan. */
+interface BeforeLock {
+  folders: string[];
+  leftovers: boolean;
+  first?: Awaited<ReturnType<typeof planSet>>;
+  separate?: RunInput['separate'];
+}
+
+/** The rest of processSet, under the set's lock: what a killed run left put right, the plan again if need be, and the run. */
+async function processLockedSet(
+  platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, shared: RunShared,
+  { folders, leftovers, first, separate }: BeforeLock,
+): Promise<{ code: number; plan: Plan }> {
   const [{ run }, { lockPathOf }, runPlatform] = await Promise.all([import('./run.ts'), import('./cert-set.ts'), platform.load()]);
   const full = { ...platform, ...runPlatform };
   // No folder yet: nothing to lock or complete, at most temporary files to remove; the run makes it (-m) and locks it.
@@ -153,7 +186,7 @@ export async function processSet(
     const { plan, mismatch } = first && readText(platform, paths.cert) === first.certText ? first : await planSet(platform, options, identifiers, paths, shared);
     if (mismatch && plan.action === 'renew') platform.writeStderr(`acme-client: ${mismatch}; renewing to repair the set\n`);
     if (plan.action === 'unchanged') return unchanged(platform, options, paths, plan, repaired ? EXIT_CHANGED : EXIT_UNCHANGED);
-    return { code: await run({ options, identifiers, paths, plan, shared, ...(lock && { lock }) }, full), plan };
+    return { code: await run({ options, identifiers, paths, plan, shared, ...(lock && { lock }), ...(separate && { separate }) }, full), plan };
   } finally {
     await lock?.release();
   }

@@ -4,7 +4,7 @@
 // gets --allow-run, since a child deno could be given more than its parent has.
 
 import type { ChildHandle, ChildSpec } from './platform.ts';
-import { endedHow, lastLineKeeper } from './privsep.ts';
+import { endedHow, lastLineKeeper } from './children.ts';
 
 const ENTRY = new URL('./deno-child.ts', import.meta.url).href;
 

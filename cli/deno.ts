@@ -56,6 +56,8 @@ runCommand({
     const { deniedRunText } = await import('./deno-permissions.ts');
     return deniedRunText({ line, denied: denied.message, args: Deno.args, resolvConf: readResolvConf(), denoBinary: Deno.execPath(), entry: import.meta.filename!, cwd: Deno.cwd() });
   },
+  isRoot: () => Deno.uid() === 0,
+  startChild: async (spec) => (await import('./deno-children.ts')).startDenoChild(spec),
   load: async () => ({
     ...deno,
     createFetch: deno.createDenoFetch,
@@ -64,8 +66,6 @@ runCommand({
     renameFile: (from, to) => Deno.rename(from, to),
     pid: Deno.pid,
     ...withTestHooks(environment, (text) => deno.writeAllSync(Deno.stderr, text), deno.acquireFileLock),
-    isRoot: Deno.uid() === 0,
-    startChild: (await import('./deno-children.ts')).startDenoChild,
     async listDirectory(path) {
       const names: string[] = [];
       for await (const entry of Deno.readDir(path)) names.push(entry.name);

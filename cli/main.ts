@@ -8,8 +8,8 @@ import { runCommand } from './command.ts';
 import { withTestHooks, type CliRunPlatform } from './platform.ts';
 
 async function loadNodePlatform(): Promise<CliRunPlatform> {
-  const [node, { nodeCaaResolver }, { startNodeChild }, { readdir, rename }] = await Promise.all([
-    import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('./node-children.ts'), import('node:fs/promises'),
+  const [node, { nodeCaaResolver }, { readdir, rename }] = await Promise.all([
+    import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('node:fs/promises'),
   ]);
   return {
     ...node,
@@ -20,9 +20,6 @@ async function loadNodePlatform(): Promise<CliRunPlatform> {
     createFetch: node.createNodeFetch,
     caaResolver: nodeCaaResolver,
     dnsUpdateResponder: async (options) => (await import('../adapters/node-dns-update.ts')).dnsUpdateResponder(options),
-    isRoot: process.getuid?.() === 0,
-    // build.ts puts each child's entry beside this bundle.
-    startChild: (spec) => startNodeChild(`${__dirname}/${spec.role}-child.cjs`, spec),
   };
 }
 
@@ -43,4 +40,7 @@ runCommand({
   // run must not wait for them (cron and scripts wait for the exit): end once stdout and stderr are flushed.
   exit: (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))),
   load: loadNodePlatform,
+  isRoot: () => process.getuid?.() === 0,
+  // build.ts puts each child's entry beside this bundle.
+  startChild: async (spec) => (await import('./node-children.ts')).startNodeChild(`${__dirname}/${spec.role}-child.cjs`, spec),
 });

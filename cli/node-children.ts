@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { ChildHandle, ChildSpec } from './platform.ts';
-import { endedHow, lastLineKeeper } from './privsep.ts';
+import { endedHow, lastLineKeeper } from './children.ts';
 
 /**
  * Each path once, and none inside another: Node 20 aborts on a path granted twice, and refuses a folder itself once a

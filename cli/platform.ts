@@ -27,6 +27,13 @@ export interface CliPlatform {
   exit(code: number): void;
   /** The part that only a run that talks to a CA needs. */
   load(): Promise<CliRunPlatform>;
+  /** Whether this process runs as root, and so must start the network process as another user. */
+  isRoot(): boolean;
+  /**
+   * Starts the key process or the network process (cli/children.ts) with no more power than `spec` grants. Here and
+   * not in load(), so that a run starts them before it loads the rest.
+   */
+  startChild(spec: ChildSpec): Promise<ChildHandle>;
   /**
    * What stderr says of a failure the runtime can say more about, `line` being the failure in one line: Deno names a
    * permission it was not given and the `deno run` line that grants what the command line needs. Undefined: the line.
@@ -71,11 +78,6 @@ export interface CliRunPlatform {
   caaResolver(server?: string): CaaResolver;
   /** dns-01 by RFC 2136 updates (--dns-update), whose code loads only then. */
   dnsUpdateResponder(options: DnsUpdateResponderOptions): Promise<ChallengeResponder>;
-
-  /** Whether this process runs as root, and so must start the network process as another user. */
-  readonly isRoot: boolean;
-  /** Starts the key process or the network process (cli/privsep.ts) with no more power than `spec` grants. */
-  startChild(spec: ChildSpec): ChildHandle;
 }
 
 /** What one of acme-client's own child processes may do: the runtime's permission flags are made from this. */

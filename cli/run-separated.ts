@@ -2,54 +2,18 @@
 // answers challenges, and installs the PEM text the network process hands back. cli/run.ts sends single-set runs here;
 // the sets of --renew-all and --renew-list still share one CA session in this process (cli/ca-session.ts).
 
-import { dirnamePath } from '../adapters/_path.ts';
 import { base64UrlEncode, pemDecode } from '../core/encoding.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
-import type { KeyProcessConfig } from './key-process.ts';
+import { startRunChildren } from './children.ts';
 import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
 import { EXIT_UNCHANGED } from './plan.ts';
 import type { CliPlatform, CliRunPlatform } from './platform.ts';
-import { dnsServersOf, networkUser, runSeparated, type SeparatedRun } from './privsep.ts';
+import { runSeparated } from './privsep.ts';
 import { installIssuedSet, lockNewSet, openResponder, removeRevokedSet, requireDirectory, type RunInput } from './run.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
 type Log = (line: string) => void;
-
-/** The key process's files: each key, and whether this run may make it (-n, -N) or, revoking, may lack it. */
-function keyFiles(options: CliOptions, paths: CliPaths, revoking: boolean): KeyProcessConfig['keys'] {
-  return {
-    account: { path: paths.accountKey, what: 'account key', createFlag: '-n', mayCreate: !revoking && options.createAccountKey, optional: revoking },
-    domain: { path: paths.domainKey, what: 'domain key', createFlag: '-N', mayCreate: !revoking && options.createDomainKey, optional: revoking },
-  };
-}
-
-/** Everything the separated run needs that can be refused as bad input, checked before a child starts. */
-function separatedRun(platform: Platform, options: CliOptions, paths: CliPaths, job: NetJob, revokeDer?: string): SeparatedRun {
-  const keys = keyFiles(options, paths, revokeDer !== undefined);
-  const read: string[] = [];
-  const write: string[] = [];
-  for (const spec of Object.values(keys)) {
-    if (!spec.mayCreate) {
-      read.push(spec.path);
-      continue;
-    }
-    // A new key's folder may have to be made, and the atomic write syncs it. Only the folder is granted: Node 20
-    // refuses the folder itself when a file inside it is granted too.
-    read.push(dirnamePath(spec.path));
-    write.push(dirnamePath(spec.path));
-  }
-  const ca = new URL(job.directoryUrl);
-  const caPort = ca.port || (ca.protocol === 'https:' ? '443' : '80');
-  return {
-    job,
-    files: { cert: paths.cert, accountKey: paths.accountKey, domainKey: paths.domainKey },
-    key: { keys, keyType: options.keyType, policy: { origin: ca.origin, names: job.names, ...(revokeDer !== undefined && { revoke: revokeDer }) } },
-    keyAccess: { read, write },
-    net: [`${ca.host.replace(/:\d+$/, '')}:${caPort}`, ...(job.caa ? dnsServersOf(platform, job.caa.dnsServer) : [])],
-    user: networkUser(platform, options.user),
-  };
-}
 
 function baseJob(platform: Platform, options: CliOptions, names: string[], mode: NetJob['mode']): NetJob {
   return {
@@ -81,30 +45,42 @@ function checkIssued(value: unknown): NetIssued {
   return issued;
 }
 
-export async function issueSeparated({ options, identifiers, paths, plan, lock: held }: RunInput, platform: Platform, log: Log): Promise<number> {
-  // Every check that can fail on bad input runs before the first write: names (already), directories, and the keys,
-  // which the key process reads before this process takes the set's lock.
-  if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
+/** The files the network process's messages name; it cannot read them. */
+function filesOf(paths: CliPaths) {
+  return { cert: paths.cert, accountKey: paths.accountKey, domainKey: paths.domainKey };
+}
+
+export async function issueSeparated(
+  { options, identifiers, paths, plan, lock: held, separate }: RunInput, platform: Platform, log: Log,
+): Promise<number> {
   const names = identifiers.map((identifier) => identifier.value);
-  const job: NetJob = {
-    ...baseJob(platform, options, names, 'issue'),
-    ...(options.agreement !== undefined && { agreement: options.agreement }),
-    ...(options.email !== undefined && { email: options.email }),
-    ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
-    ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
-    ...(options.profile !== undefined && { profile: options.profile }),
-    // RFC 9773 §5: the network process sends it only to a CA that offers ARI; one that does not could refuse it.
-    ...(plan.action === 'renew' && plan.replaces && { replaces: plan.replaces }),
-    ...(options.caaCheck && { caa: options.dnsServer !== undefined ? { dnsServer: options.dnsServer } : {} }),
-  };
-  const separated = separatedRun(platform, options, paths, job);
-  const responder = await openResponder(platform, options, paths, log);
+  const started = separate?.children ?? startRunChildren(platform, options, paths, names);
+  started.catch(() => {}); // awaited below, after the checks that come first
   let lock = held;
+  let responder: Awaited<ReturnType<typeof openResponder>> | undefined;
   try {
+    // Every check that can fail on bad input runs before the first write: names (already), directories, and the keys,
+    // which the key process reads before this process takes the set's lock.
+    if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
+    const job: NetJob = {
+      ...baseJob(platform, options, names, 'issue'),
+      ...(options.agreement !== undefined && { agreement: options.agreement }),
+      ...(options.email !== undefined && { email: options.email }),
+      ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
+      ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
+      ...(options.profile !== undefined && { profile: options.profile }),
+      // RFC 9773 §5: the network process sends it only to a CA that offers ARI; one that does not could refuse it.
+      ...(plan.action === 'renew' && plan.replaces && { replaces: plan.replaces }),
+      ...(options.caaCheck && { caa: options.dnsServer !== undefined ? { dnsServer: options.dnsServer } : {} }),
+    };
+    const children = await started;
+    responder = await openResponder(platform, options, paths, log);
     job.responderTypes = [...responder.types];
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
     const result = await runSeparated(platform, {
-      ...separated,
+      job,
+      files: filesOf(paths),
+      children,
       responder,
       // Another run may have issued this set while the keys were read; then there is nothing left to do.
       beforeNetwork: async () => Boolean(lock ??= await lockNewSet(platform, paths, log)),
@@ -113,8 +89,9 @@ export async function issueSeparated({ options, identifiers, paths, plan, lock: 
     const issued = checkIssued(result);
     return await installIssuedSet(platform, options, paths, lock!, issued, log);
   } finally {
+    await started.then((children) => children.stop(), () => {});
     if (!held) await lock?.release();
-    await responder.close?.();
+    await responder?.close?.();
   }
 }
 
@@ -128,7 +105,8 @@ export async function revokeSeparated({ options, identifiers, paths, lock }: Run
   const certificatePem = platform.readTextFile(paths.cert) ?? '';
   const job: NetJob = { ...baseJob(platform, options, identifiers.map((identifier) => identifier.value), 'revoke'), certificatePem };
   const der = base64UrlEncode(pemDecode(certificatePem, ['CERTIFICATE']).der);
-  const result = (await runSeparated(platform, separatedRun(platform, options, paths, job, der), log)) as NetRevoked | undefined;
+  const children = await startRunChildren(platform, options, paths, job.names, der);
+  const result = (await runSeparated(platform, { job, files: filesOf(paths), children }, log)) as NetRevoked | undefined;
   const serial = typeof result?.serialHex === 'string' && /^[0-9a-f]{1,64}$/.test(result.serialHex) ? result.serialHex : '(unknown serial)';
   log(result?.alreadyRevoked ? `certificate ${serial} was already revoked` : `revoked certificate ${serial}`);
   return removeRevokedSet(platform, options, paths, lock!, log);

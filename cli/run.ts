@@ -18,6 +18,7 @@ import { checkProfile } from '../core/profiles.ts';
 import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import type { CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
+import type { RunChildren } from './children.ts';
 import type { RunShared } from './command.ts';
 import type { CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_UNCHANGED, type Plan } from './plan.ts';
@@ -36,6 +37,11 @@ export interface RunInput {
   shared: RunShared;
   /** The set's lock, held by the caller; without it (the set's folder did not exist yet) the run takes it itself. */
   lock?: HeldLock;
+  /**
+   * Present when the run is split over the key and network processes (cli/privsep.ts), with those processes when the
+   * caller started them early (cli/command.ts); the run ends them.
+   */
+  separate?: { children?: Promise<RunChildren> };
 }
 
 type Platform = CliPlatform & CliRunPlatform;
@@ -277,9 +283,7 @@ async function revoke({ options, paths, shared, lock }: RunInput, platform: Plat
 
 export async function run(input: RunInput, platform: Platform): Promise<number> {
   const log: Log = input.options.verbosity ? (line) => platform.writeStderr(`acme-client: ${line}\n`) : () => {};
-  // One domain set runs split over the key and network processes (cli/privsep.ts). The sets of --renew-all and
-  // --renew-list share one responder and one CA session in this process, which one network process per set would not.
-  if (!input.shared.responder) {
+  if (input.separate) {
     const { issueSeparated, revokeSeparated } = await import('./run-separated.ts');
     return input.plan.action === 'revoke' ? revokeSeparated(input, platform, log) : issueSeparated(input, platform, log);
   }
