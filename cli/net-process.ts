@@ -3,8 +3,8 @@
 // unprivileged user. It drives the protocol, and reads and checks everything the CA sends, the certificate chain
 // included, before it hands the parent the PEM text to install.
 
-import { AcmeClient } from '../core/client.ts';
-import type { TransportOptions } from '../core/http.ts';
+import { AcmeClient, fetchDirectory } from '../core/client.ts';
+import { Transport, type TransportOptions } from '../core/http.ts';
 import type { ChallengeTask, ChallengeType } from '../core/resources.ts';
 import { pemDecode } from '../core/encoding.ts';
 import { isAlreadyRevoked } from '../core/errors.ts';
@@ -169,16 +169,27 @@ async function revoke(job: NetJob, signers: Record<string, KeySigner>, connect: 
 
 export async function runNetProcess(platform: NetChildPlatform): Promise<number> {
   const parent = new RpcClient(lineChannel(platform.input, (bytes) => platform.write(bytes), 'the parent process'), 'the parent process');
+  // The parent closes the channel when the run ends without this process (a bad key file, a set another run just
+  // issued): whatever it is doing then, a directory read or a wait between tries, it ends.
+  return Promise.race([work(platform, parent), parent.done.then(() => 1)]);
+}
+
+async function work(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
   const { job, files } = (await parent.call('job')) as { job: NetJob; files: { cert: string; accountKey: string; domainKey: string } };
   await testHook(platform, parent, 'start');
   try {
-    const signers = await connectSigners(parent, 'the key process');
     // acme-client's User-Agent (RFC 8555 §6.1), retries within --retry-time, and under -vv the parent's trace lines:
     // methods, URLs, JWS headers and payloads and responses; this process never sees a private key.
     const connection: TransportOptions = { fetch: platform.createFetch(userAgent(job.runtime)) };
     if (job.retryTime !== undefined) connection.retry = { budgetMs: job.retryTime * 1000 };
     if (job.verbosity >= 2) connection.trace = (line) => void parent.call('log', { line });
-    const connect = (accountKey: KeySigner) => AcmeClient.create(job.directoryUrl, { accountKey, ...connection });
+    // The directory is read while the parent has the keys read and takes the lock; its answer's nonce waits in the
+    // transport for the first signed request.
+    const transport = new Transport(connection);
+    const directory = fetchDirectory(job.directoryUrl, transport);
+    directory.catch(() => {}); // awaited once the signers are there
+    const signers = await connectSigners(parent, 'the key process');
+    const connect = async (accountKey: KeySigner) => new AcmeClient(await directory, { accountKey, ...connection }, transport);
     const result = job.mode === 'revoke'
       ? await revoke(job, signers, connect, files)
       : await issue(platform, parent, job, signers, await connect(persistingFirst(signers.account!, (key) => parent.call('persist', { key }))));

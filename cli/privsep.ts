@@ -91,31 +91,40 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
     // A call that fails because the key process ended fails with how it ended, which names it.
     const forward = (op: string) => (params: Record<string, unknown>) =>
       Promise.race([keys.call(op, params).catch((error) => (keys.closed ? keyEnded : Promise.reject(error))), keyEnded]);
-    // The network process gets its job only once the keys are read (bad key files fail before any request) and the
-    // parent is ready to go on.
-    await forward('check')({});
-    const publicKeys = (await forward('keys')({})) as Record<string, { publicJwk: PublicJwk } | undefined>;
-    const thumbprint = publicKeys.account ? await jwkThumbprint(publicKeys.account.publicJwk) : '';
-    if (run.beforeNetwork && !(await run.beforeNetwork())) return undefined;
+    // The network process gets its job at once and reads the CA's directory while the keys are read and the set's
+    // lock is taken. Nothing it asks of the key process, and no challenge, is served before then, so a bad key file
+    // still fails the run before any request is signed.
+    const ready = (async () => {
+      await forward('check')({});
+      const publicKeys = (await forward('keys')({})) as Record<string, { publicJwk: PublicJwk } | undefined>;
+      const thumbprint = publicKeys.account ? await jwkThumbprint(publicKeys.account.publicJwk) : '';
+      return run.beforeNetwork && !(await run.beforeNetwork()) ? undefined : { publicKeys, thumbprint };
+    })();
+    const opened = ready.then((state) => state ?? Promise.reject(new Error('the run ended before the network process began')));
+    const once = <T>(serve: (state: NonNullable<Awaited<typeof ready>>, params: Record<string, unknown>) => T) =>
+      async (params: Record<string, unknown>) => serve(await opened, params);
     const netEnded = unlessFinished(whenEnded(netChild, 'network process'));
     let settle!: { resolve(value: unknown): void; reject(error: Error): void };
     const outcome = new Promise((resolve, reject) => (settle = { resolve, reject }));
+    // Both settle before anyone awaits them when the run ends early; the race below reports what ended it.
+    opened.catch(() => {});
+    outcome.catch(() => {});
     const served = serveRpc(channelOf(netChild, 'the network process'), {
       job: () => ({ job: run.job, files: run.files }),
-      check: forward('check'),
-      keys: forward('keys'),
-      sign: forward('sign'),
-      csr: forward('csr'),
-      persist: async (params) => {
+      check: once((_, params) => forward('check')(params)),
+      keys: once(({ publicKeys }) => publicKeys),
+      sign: once((_, params) => forward('sign')(params)),
+      csr: once((_, params) => forward('csr')(params)),
+      persist: once(async (_, params) => {
         const line = await forward('persist')(params);
         if (typeof line === 'string') log(printable(line));
         // The crash tests stop the run here (cli/platform.ts withTestHooks), as they do a single process.
         platform.checkpoint(`${params.key === 'domain' ? 'domain' : 'account'}-key-written`);
         return line;
-      },
+      }),
       checkpoint: ({ name }) => platform.checkpoint(`${['account', 'order', 'certificate'].includes(name as string) ? name : 'unknown'}-done`),
-      present: async ({ task }) => run.responder!.present(await checkedTask(task, run, thumbprint)),
-      cleanup: async ({ task }) => run.responder!.cleanup(await checkedTask(task, run, thumbprint)),
+      present: once(async ({ thumbprint }, { task }) => run.responder!.present(await checkedTask(task, run, thumbprint))),
+      cleanup: once(async ({ thumbprint }, { task }) => run.responder!.cleanup(await checkedTask(task, run, thumbprint))),
       log: ({ line }) => log(printable(line)),
       warn: ({ line }) => platform.writeStderr(`acme-client: ${printable(line)}\n`),
       done: ({ result }) => settle.resolve(result),
@@ -125,6 +134,7 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
       () => whenEnded(netChild, 'network process'),
       (error: Error) => Promise.reject(new Error(`The network process (pid ${netChild.pid}) broke the protocol: ${error.message}`)),
     );
+    if (!(await Promise.race([ready, keyEnded, netEnded, unlessFinished(served)]))) return undefined;
     const result = await Promise.race([outcome, keyEnded, netEnded, unlessFinished(served)]);
     finished = true;
     return result as NetIssued | NetRevoked;
