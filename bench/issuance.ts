@@ -3,7 +3,9 @@
 // due (exit 2) against a bare `node -e 0`, both inside the CA's Retry-After (renewal-info.json decides, no request)
 // and after it (one ARI request to Pebble behind test/_acme-proxy.ts). Prints markdown tables with medians and the
 // targets of issue 3.
-// Run: `npx tsx bench/issuance.ts` after `npx tsx build.ts`; `--cron-only` measures the daily cron run alone.
+// Run: `npx tsx bench/issuance.ts` after `npx tsx build.ts`; `--cron-only` measures the daily cron run alone;
+// `--beside FILE` also measures another build's acme-client.cjs the same way (say, the one-process build before issue
+// 11, from a worktree of that commit), between ours and the peer.
 //
 // Pebble runs with PEBBLE_VA_NOSLEEP=1 and PEBBLE_WFE_NONCEREJECT=0: with Pebble's default of 5 % rejected nonces,
 // request counts vary from run to run by chance, which would blur the comparison.
@@ -121,9 +123,9 @@ async function issuance(pebble: Pebble, label: string, command: (outDir: string)
   return samples;
 }
 
-const ours = (pebble: Pebble, directoryUrl = pebble.directoryUrl) => (outDir: string) => {
+const ours = (pebble: Pebble, directoryUrl = pebble.directoryUrl, entry = cli) => (outDir: string) => {
   mkdirSync(join(outDir, 'certs'));
-  return [cli, '-nN', '--key-type', 'ec256', '--directory', directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
+  return [entry, '-nN', '--key-type', 'ec256', '--directory', directoryUrl, '--standalone', `127.0.0.1:${pebble.httpPort}`,
     '-c', join(outDir, 'certs'), '-f', join(outDir, 'account.pem'), '-k', join(outDir, 'domain.pem'), ...NAMES];
 };
 const peer = (pebble: Pebble) => (outDir: string) => [join(helperDir, 'peer.mjs'), pebble.directoryUrl, String(pebble.httpPort), outDir, ...NAMES];
@@ -179,6 +181,8 @@ async function cronPath(pebble: Pebble, proxy: AcmeProxy): Promise<CronSamples> 
   }
 }
 
+const besideAt = process.argv.indexOf('--beside');
+const beside = besideAt > 0 ? process.argv[besideAt + 1] : undefined;
 if (!existsSync(cli)) {
   console.error(`bench: ${cli} is missing; run "npx tsx build.ts" first`);
   process.exit(1);
@@ -186,10 +190,12 @@ if (!existsSync(cli)) {
 /** Our CLI against npm acme-client, 5 issuances each. */
 async function compareIssuance(): Promise<void> {
   // -vv: the trace counts the requests, which the network process makes out of the probe's reach.
-  const oursSamples = await issuance(pebble, 'acme-client (ours)', (outDir) => {
-    const [entry, ...args] = ours(pebble)(outDir);
-    return [entry!, '-vv', ...args];
-  }, true);
+  const traced = (entry: string) => (outDir: string) => {
+    const [file, ...args] = ours(pebble, pebble.directoryUrl, entry)(outDir);
+    return [file!, '-vv', ...args];
+  };
+  const oursSamples = await issuance(pebble, 'acme-client (ours)', traced(cli), true);
+  const besideSamples = beside ? await issuance(pebble, `acme-client (${beside})`, traced(beside), true) : undefined;
   const peerSamples = await issuance(pebble, 'npm acme-client', peer(pebble));
 
   const summary = (samples: Sample[]) => ({
@@ -204,9 +210,14 @@ async function compareIssuance(): Promise<void> {
   console.log('| client | wall s | HTTP requests to the CA | peak RSS MB (ours: summed over its processes) |');
   console.log('|---|---|---|---|');
   console.log(`| acme-client (this, --standalone) | ${a.wall.toFixed(3)} | ${a.requests} | ${a.rss.toFixed(1)} |`);
+  if (besideSamples) {
+    const c = summary(besideSamples);
+    console.log(`| ${beside} | ${c.wall.toFixed(3)} | ${c.requests} | ${c.rss.toFixed(1)} |`);
+  }
   console.log(`| npm acme-client 5.4.0 (auto, http-01) | ${b.wall.toFixed(3)} | ${b.requests} | ${b.rss.toFixed(1)} |`);
   console.log(`| ratio this/peer | ${ratio(a.wall, b.wall)} | ${ratio(a.requests, b.requests)} | ${ratio(a.rss, b.rss)} |`);
   console.log(`| target | ≤ 0.5 | ≤ 15 | ≤ 60 |`);
+  if (besideSamples) console.log(`\nEvery run of ${beside}: ${besideSamples.map((s) => s.wallMs.toFixed(0)).join(' ')} ms`);
   console.log(`\nEvery run, wall s: this ${oursSamples.map((s) => s.wallMs.toFixed(0)).join(' ')} ms; peer ${peerSamples.map((s) => s.wallMs.toFixed(0)).join(' ')} ms`);
 }
 
