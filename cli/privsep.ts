@@ -28,7 +28,7 @@ export interface SeparatedRun {
   children: RunChildren;
   /** Answers the challenges of an issuance. */
   responder?: ChallengeResponder;
-  /** Runs once the keys are read, before the network process starts; false ends the run there, with nothing done. */
+  /** Runs once the keys are read and before the network process is served anything; false ends the run, nothing done. */
   beforeNetwork?: () => Promise<boolean>;
 }
 
@@ -101,7 +101,7 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
       return run.beforeNetwork && !(await run.beforeNetwork()) ? undefined : { publicKeys, thumbprint };
     })();
     const opened = ready.then((state) => state ?? Promise.reject(new Error('the run ended before the network process began')));
-    const once = <T>(serve: (state: NonNullable<Awaited<typeof ready>>, params: Record<string, unknown>) => T) =>
+    const whenReady = <T>(serve: (state: NonNullable<Awaited<typeof ready>>, params: Record<string, unknown>) => T) =>
       async (params: Record<string, unknown>) => serve(await opened, params);
     const netEnded = unlessFinished(whenEnded(netChild, 'network process'));
     let settle!: { resolve(value: unknown): void; reject(error: Error): void };
@@ -111,11 +111,11 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
     outcome.catch(() => {});
     const served = serveRpc(channelOf(netChild, 'the network process'), {
       job: () => ({ job: run.job, files: run.files }),
-      check: once((_, params) => forward('check')(params)),
-      keys: once(({ publicKeys }) => publicKeys),
-      sign: once((_, params) => forward('sign')(params)),
-      csr: once((_, params) => forward('csr')(params)),
-      persist: once(async (_, params) => {
+      check: whenReady((_, params) => forward('check')(params)),
+      keys: whenReady(({ publicKeys }) => publicKeys),
+      sign: whenReady((_, params) => forward('sign')(params)),
+      csr: whenReady((_, params) => forward('csr')(params)),
+      persist: whenReady(async (_, params) => {
         const line = await forward('persist')(params);
         if (typeof line === 'string') log(printable(line));
         // The crash tests stop the run here (cli/platform.ts withTestHooks), as they do a single process.
@@ -123,8 +123,8 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
         return line;
       }),
       checkpoint: ({ name }) => platform.checkpoint(`${['account', 'order', 'certificate'].includes(name as string) ? name : 'unknown'}-done`),
-      present: once(async ({ thumbprint }, { task }) => run.responder!.present(await checkedTask(task, run, thumbprint))),
-      cleanup: once(async ({ thumbprint }, { task }) => run.responder!.cleanup(await checkedTask(task, run, thumbprint))),
+      present: whenReady(async ({ thumbprint }, { task }) => run.responder!.present(await checkedTask(task, run, thumbprint))),
+      cleanup: whenReady(async ({ thumbprint }, { task }) => run.responder!.cleanup(await checkedTask(task, run, thumbprint))),
       log: ({ line }) => log(printable(line)),
       warn: ({ line }) => platform.writeStderr(`acme-client: ${printable(line)}\n`),
       done: ({ result }) => settle.resolve(result),
