@@ -5,14 +5,23 @@ import type { AddressInfo, Server } from 'node:net';
 import type { ChallengeType } from '../core/resources.ts';
 import { listenError } from './_shared.ts';
 
-/** Resolves with the port once `server` listens on [host:]port; rejects with listenError's one line. */
-export async function listenOn(server: Server, address: { host?: string; port: number }, type: ChallengeType): Promise<number> {
+/**
+ * Where a built-in server listens: [host:]port (no host: every interface), or a server that listens already, whose
+ * socket it takes over (the CLI's network process serves on the port its root parent bound, cli/_node-handover.ts).
+ */
+export type ListenTarget = { host?: string; port: number } | { listening: Server };
+
+/** Resolves with the port once `server` listens on `target`; rejects with listenError's one line. */
+export async function listenOn(server: Server, target: ListenTarget, type: ChallengeType): Promise<number> {
+  const address = 'listening' in target ? { port: (target.listening.address() as AddressInfo).port } : target;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(address.port, address.host, () => {
+    const listening = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if ('listening' in target) server.listen(target.listening, listening);
+    else server.listen(target.port, target.host, listening);
   }).catch((error: NodeJS.ErrnoException) => {
     throw listenError(address, type, error.code === 'EADDRINUSE', error);
   });

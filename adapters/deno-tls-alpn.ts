@@ -1,6 +1,7 @@
 // tls-alpn-01 (RFC 8737) for Deno: a server on Deno.listen that hands each connection to core's TLS 1.3 handshake
 // (core/tls-alpn-server.ts), the same that Node's adapter uses.
 
+import type { ChallengeType } from '../core/resources.ts';
 import type { ByteConnection } from '../core/tls-alpn-server.ts';
 import { listenError, type StandaloneResponder } from './_shared.ts';
 
@@ -23,6 +24,15 @@ function byteConnection(conn: Deno.Conn): ByteConnection {
       }
     },
   };
+}
+
+/** Listens on [host:]port (no host: every interface, "::" taking IPv4 too on a dual-stack host), or fails with listenError's line. */
+export function listenTcp(address: { host?: string; port: number }, type: ChallengeType): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname: address.host ?? '::', port: address.port });
+  } catch (error) {
+    throw listenError(address, type, error instanceof Deno.errors.AddrInUse, error as Error);
+  }
 }
 
 /**
@@ -49,12 +59,7 @@ export async function startTlsAlpnResponder(address: { host?: string; port: numb
   // nothing it does not use.
   const { answerTlsAlpnConnection, tlsAlpnCertificates } = await import('../core/tls-alpn-server.ts');
   const certificates = await tlsAlpnCertificates();
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ hostname: address.host ?? '::', port: address.port });
-  } catch (error) {
-    throw listenError(address, 'tls-alpn-01', error instanceof Deno.errors.AddrInUse, error as Error);
-  }
+  const listener = listenTcp(address, 'tls-alpn-01');
   const open = new Set<Deno.Conn>();
   const accepting = (async () => {
     for await (const conn of listener) {

@@ -3,7 +3,7 @@
 
 import { createServer, type Socket } from 'node:net';
 import { answerTlsAlpnConnection, tlsAlpnCertificates, type ByteConnection } from '../core/tls-alpn-server.ts';
-import { listenOn } from './_node-listen.ts';
+import { listenOn, type ListenTarget } from './_node-listen.ts';
 import type { StandaloneResponder } from './_shared.ts';
 
 /** A socket as core reads and writes it: chunks in order, then undefined once the client has closed. */
@@ -31,13 +31,13 @@ function byteConnection(socket: Socket): ByteConnection {
 }
 
 /**
- * tls-alpn-01 answered by a TLS server of our own on [host:]port (no host: every interface), speaking only ALPN
- * acme-tls/1. For each presented challenge it holds a self-signed certificate, chosen by the server name the CA sends
- * (the reverse-mapping name for an IP address, RFC 8738 §6); a client that offers no acme-tls/1 gets an alert and no
- * certificate. It listens at once, so a port already taken is reported before anything is written; close() stops it
- * and its connections.
+ * tls-alpn-01 answered by a TLS server of our own on [host:]port (no host: every interface) or on the socket of a
+ * server that listens already, speaking only ALPN acme-tls/1. For each presented challenge it holds a self-signed
+ * certificate, chosen by the server name the CA sends (the reverse-mapping name for an IP address, RFC 8738 §6); a
+ * client that offers no acme-tls/1 gets an alert and no certificate. It listens at once, so a port already taken is
+ * reported before anything is written; close() stops it and its connections.
  */
-export async function startTlsAlpnResponder(address: { host?: string; port: number }): Promise<StandaloneResponder> {
+export async function startTlsAlpnResponder(address: ListenTarget): Promise<StandaloneResponder> {
   const certificates = await tlsAlpnCertificates();
   const open = new Set<Socket>();
   const server = createServer((socket) => {

@@ -10,13 +10,14 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ChallengeTask } from '../core/resources.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
-import { listenOn } from './_node-listen.ts';
+import { listenOn, type ListenTarget } from './_node-listen.ts';
 import { acquireLock, temporaryName, type HeldLock, type LockFiles, type LockOptions } from './_lock.ts';
 import {
   http01Answers, lineProtocolResponder, parentsOfNewDirectories, webrootResponderOver, type CallerResponder, type ClosingFetch, type StandaloneResponder,
 } from './_shared.ts';
 
 export { startTlsAlpnResponder } from './node-tls-alpn.ts';
+export type { ListenTarget } from './_node-listen.ts';
 export { LockBusyError, type HeldLock, type LockHolder, type LockOptions } from './_lock.ts';
 export {
   CERT_FILE_MODE, CHALLENGE_FILE_MODE, HTTP01_PATH_PREFIX, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE, type CallerResponder, type ClosingFetch,
@@ -268,10 +269,11 @@ export function webrootResponder(dir: string): ChallengeResponder {
 }
 
 /**
- * http-01 answered by a server of our own on [host:]port. It listens at once, so a port already taken is
- * reported before anything is written; close() ends it together with the keep-alive connections of the CA.
+ * http-01 answered by a server of our own on [host:]port, or on the socket of a server that listens already. It
+ * listens at once, so a port already taken is reported before anything is written; close() ends it together with the
+ * keep-alive connections of the CA.
  */
-export async function startStandaloneResponder(address: { host?: string; port: number }): Promise<StandaloneResponder> {
+export async function startStandaloneResponder(address: ListenTarget): Promise<StandaloneResponder> {
   const answers = http01Answers();
   const server = createServer((request, response) => {
     const answer = answers.answer(request.method ?? '', (request.url ?? '').split('?')[0]!);

@@ -225,6 +225,12 @@ export function parseListenAddress(text: string, flag: string): ListenAddress {
   return host ? { host, port } : { port };
 }
 
+/** A listen address as Deno's --allow-net names it: HOST:PORT, [IPv6]:PORT, and [::]:PORT for every interface. */
+export function listenPermission(address: ListenAddress): string {
+  const host = address.host ?? '::';
+  return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
 function setValue(options: CliOptions, flag: string, value: string): void {
   const name = VALUE_FLAGS[flag]!;
   if (value === '') throw new RangeError(`-${flag} needs a non-empty argument`);

@@ -3,7 +3,7 @@
 // runtime's each) overlaps this process's loading, its lock and its checks rather than following them.
 
 import { dirnamePath } from '../adapters/_path.ts';
-import type { CliOptions } from './args.ts';
+import { listenPermission, type CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
 import type { KeyProcessConfig } from './key-process.ts';
 import type { ChildHandle, CliPlatform } from './platform.ts';
@@ -93,11 +93,14 @@ export async function startRunChildren(
   const caPort = ca.port || (ca.protocol === 'https:' ? '443' : '80');
   const config: KeyProcessConfig = { keys, keyType: options.keyType, policy: { origin: ca.origin, names, ...(revokeDer !== undefined && { revoke: revokeDer }) } };
   const net = [`${ca.host.replace(/:\d+$/, '')}:${caPort}`, ...(options.caaCheck && revokeDer === undefined ? dnsServersOf(platform, options.dnsServer) : [])];
+  // An issuance's --standalone or --standalone-tls port is served by the network process (cli/run-separated.ts).
+  const listen = revokeDer === undefined ? options.standalone ?? options.standaloneTls : undefined;
+  if (listen) net.push(listenPermission(listen));
   const user = networkUser(platform, options.user);
   const key = await platform.startChild({ role: 'key', args: [JSON.stringify(config)], read, write, net: [] });
   let netChild: ChildHandle;
   try {
-    netChild = await platform.startChild({ role: 'net', args: [], read: [], write: [], net, ...(user && { user }) });
+    netChild = await platform.startChild({ role: 'net', args: [], read: [], write: [], net, ...(user && { user }), ...(listen && { listens: true }) });
   } catch (error) {
     await stopChild(key);
     throw error;

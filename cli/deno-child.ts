@@ -24,6 +24,10 @@ const platform: KeyChildPlatform & NetChildPlatform = {
   makeDirectories: deno.makeDirectories,
   createFetch: deno.createDenoFetch,
   caaResolver: deno.denoCaaResolver,
+  // Deno cannot take over a socket its parent bound: this process binds the port itself (cli/deno-children.ts), which
+  // it may not below ip_unprivileged_port_start: then the parent serves.
+  standaloneResponder: (type, address) => (type === 'http-01' ? deno.startStandaloneResponder(address) : deno.startTlsAlpnResponder(address))
+    .catch((error: Error) => (error.cause instanceof Deno.errors.PermissionDenied ? undefined : Promise.reject(error))),
   ...(testHook && { testHook }),
   waitForSignal: () => new Promise((resolve) => Deno.addSignalListener('SIGUSR2', () => resolve())),
 };

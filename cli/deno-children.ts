@@ -3,7 +3,9 @@
 // the CAA pre-check's DNS servers) alone for the network process, which also runs as the unprivileged user. Neither
 // gets --allow-run, since a child deno could be given more than its parent has.
 
-import type { ChildHandle, ChildSpec } from './platform.ts';
+import { listenTcp } from '../adapters/deno-tls-alpn.ts';
+import type { ListenAddress } from './args.ts';
+import type { BoundListener, ChildHandle, ChildSpec, StandaloneType } from './platform.ts';
 import { endedHow, lastLineKeeper } from './children.ts';
 
 const ENTRY = new URL('./deno-child.ts', import.meta.url).href;
@@ -59,4 +61,20 @@ export function startDenoChild(spec: ChildSpec): ChildHandle {
       }
     },
   };
+}
+
+/**
+ * Deno cannot send a socket to another process, so the network process binds the port again itself. This process
+ * binds it first and closes it at once, so that a taken port is bad input here, before anything is written, as under
+ * Node; should another program take the port in the moment between, the network process fails the run with that line
+ * before its first signed request. Where it may not bind the port (below ip_unprivileged_port_start, 1024 on most
+ * systems, so 80 and 443), it asks this process to serve it instead (cli/net-process.ts).
+ */
+export function bindDenoListener(type: StandaloneType, address: ListenAddress): Promise<BoundListener> {
+  try {
+    listenTcp(address, type).close();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return Promise.resolve({ type, address, close() {} });
 }

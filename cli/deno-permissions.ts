@@ -4,7 +4,7 @@
 
 import { dirnamePath } from '../adapters/_path.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
-import { parseArgs, type CliOptions } from './args.ts';
+import { listenPermission, parseArgs, type CliOptions } from './args.ts';
 import { DEFAULT_ACCOUNT_KEY, DEFAULT_CERT_DIR, DEFAULT_CHALLENGE_DIR, directoryUrlOf, resolvePaths } from './defaults.ts';
 
 /** The name servers of resolv.conf(5) text as --allow-net takes them, on port 53: Deno.resolveDns asks these. */
@@ -69,10 +69,7 @@ export function denoPermissions(args: readonly string[], resolvConf = '', denoBi
   }
   const ca = new URL(directoryUrlOf(options));
   const net = [`${ca.hostname}:${ca.port || 443}`];
-  for (const listen of [options.standalone, options.standaloneTls]) {
-    const host = listen?.host ?? '::';
-    if (listen) net.push(`${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${listen.port}`);
-  }
+  for (const listen of [options.standalone, options.standaloneTls]) if (listen) net.push(listenPermission(listen));
   // --dns-update asks the resolver too, and the zone's servers on the update server's port (the tests': itself).
   if (options.caaCheck || options.dnsUpdate) net.push(...(options.dnsServer ? [withDnsPort(options.dnsServer)] : systemResolvers(resolvConf)));
   if (options.dnsUpdate) net.push(withDnsPort(options.dnsUpdate));

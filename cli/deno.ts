@@ -63,6 +63,7 @@ runCommand({
     createFetch: deno.createDenoFetch,
     caaResolver: deno.denoCaaResolver,
     dnsUpdateResponder: async (options) => deno.dnsUpdateResponder(options),
+    bindListener: async (type, address) => (await import('./deno-children.ts')).bindDenoListener(type, address),
     renameFile: (from, to) => Deno.rename(from, to),
     pid: Deno.pid,
     ...withTestHooks(environment, (text) => deno.writeAllSync(Deno.stderr, text), deno.acquireFileLock),

@@ -20,6 +20,7 @@ async function loadNodePlatform(): Promise<CliRunPlatform> {
     createFetch: node.createNodeFetch,
     caaResolver: nodeCaaResolver,
     dnsUpdateResponder: async (options) => (await import('../adapters/node-dns-update.ts')).dnsUpdateResponder(options),
+    bindListener: async (type, address) => (await import('./node-children.ts')).bindNodeListener(type, address),
   };
 }
 

@@ -13,7 +13,9 @@ import { connectSigners } from '../core/signer-protocol.ts';
 import type { KeySigner } from '../core/signer.ts';
 import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import { RpcClient, lineChannel } from '../core/_line-rpc.ts';
-import type { NetChildPlatform } from './platform.ts';
+import type { StandaloneResponder } from '../adapters/_shared.ts';
+import type { ListenAddress } from './args.ts';
+import type { NetChildPlatform, StandaloneType } from './platform.ts';
 import { persistingFirst } from './sign-guard.ts';
 import { serialOf } from './renewal-info.ts';
 import { userAgent } from './version.ts';
@@ -40,6 +42,8 @@ export interface NetJob {
   caa?: { dnsServer?: string };
   /** The challenge types the parent's responder answers, most preferred first. */
   responderTypes: ChallengeType[];
+  /** --standalone or --standalone-tls: this process serves the challenges itself, on the port its parent bound. */
+  standalone?: { type: StandaloneType; address: ListenAddress };
   /** -r: the certificate to revoke. */
   certificatePem?: string;
 }
@@ -110,7 +114,9 @@ async function testHook(platform: NetChildPlatform, parent: RpcClient, point: 's
   }
 }
 
-async function issue(platform: NetChildPlatform, parent: RpcClient, job: NetJob, signers: Record<string, KeySigner>, client: AcmeClient): Promise<NetIssued> {
+async function issue(
+  platform: NetChildPlatform, parent: RpcClient, job: NetJob, signers: Record<string, KeySigner>, client: AcmeClient, served: StandaloneResponder | undefined,
+): Promise<NetIssued> {
   const terms = client.directory.meta.termsOfService;
   if (job.agreement !== undefined && terms !== job.agreement) {
     await parent.call('warn', { line: `warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${job.agreement}` });
@@ -120,7 +126,9 @@ async function issue(platform: NetChildPlatform, parent: RpcClient, job: NetJob,
     client,
     identifiers: job.names,
     certificateKey: signers.domain!,
-    responder: { types: job.responderTypes, present: answer('present'), cleanup: answer('cleanup') },
+    // A challenge server of its own answers from what this process knows: key authorizations are public (RFC 8555
+    // §8.1). Every other way is the parent's, which rebuilds each challenge from its checked token.
+    responder: served ?? { types: job.responderTypes, present: answer('present'), cleanup: answer('cleanup') },
     account: {
       termsOfServiceAgreed: true,
       ...(job.email !== undefined && { contact: [`mailto:${job.email}`] }),
@@ -177,6 +185,10 @@ export async function runNetProcess(platform: NetChildPlatform): Promise<number>
 async function work(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
   const { job, files } = (await parent.call('job')) as { job: NetJob; files: { cert: string; accountKey: string; domainKey: string } };
   await testHook(platform, parent, 'start');
+  // The server starts beside the directory read: under Node it waits for the socket the parent hands over.
+  const serving = job.standalone && platform.standaloneResponder(job.standalone.type, job.standalone.address);
+  serving?.catch(() => {}); // awaited below
+  let served: StandaloneResponder | undefined;
   try {
     // acme-client's User-Agent (RFC 8555 §6.1), retries within --retry-time, and under -vv the parent's trace lines:
     // methods, URLs, JWS headers and payloads and responses; this process never sees a private key.
@@ -188,14 +200,20 @@ async function work(platform: NetChildPlatform, parent: RpcClient): Promise<numb
     const transport = new Transport(connection);
     const directory = fetchDirectory(job.directoryUrl, transport);
     directory.catch(() => {}); // awaited once the signers are there
+    // Before the first signed request: a port that Deno's network process cannot bind after all ends the run here, and
+    // one that it may not bind (below ip_unprivileged_port_start) is served by the parent, as a webroot is written.
+    served = await serving;
+    if (serving && !served) await parent.call('serve');
     const signers = await connectSigners(parent, 'the key process');
     const connect = async (accountKey: KeySigner) => new AcmeClient(await directory, { accountKey, ...connection }, transport);
     const result = job.mode === 'revoke'
       ? await revoke(job, signers, connect, files)
-      : await issue(platform, parent, job, signers, await connect(persistingFirst(signers.account!, (key) => parent.call('persist', { key }))));
+      : await issue(platform, parent, job, signers, await connect(persistingFirst(signers.account!, (key) => parent.call('persist', { key }))), served);
     await parent.call('done', { result });
   } catch (error) {
     await parent.call('failed', { message: error instanceof Error ? error.message : String(error) });
+  } finally {
+    await served?.close();
   }
   return 0;
 }

@@ -3,10 +3,13 @@
 // what the spec grants, spawning nothing, and the network process under the unprivileged user. Node 20's model has no network rule (--allow-net came in Node 25): the key
 // process's code opens no connection, and for the network process the dropped uid is the boundary that holds.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { ChildHandle, ChildSpec } from './platform.ts';
 import { endedHow, lastLineKeeper } from './children.ts';
+import { listenerHandOver } from './_node-handover.ts';
+
+export { bindNodeListener } from './_node-handover.ts';
 
 /**
  * Each path once, and none inside another: Node 20 aborts on a path granted twice, and refuses a folder itself once a
@@ -33,10 +36,11 @@ export function startNodeChild(entry: string, spec: ChildSpec): ChildHandle {
     ...disjointGrants(spec.write).map((path) => `--allow-fs-write=${grantOf(path)}`),
   ];
   const child = spawn(process.execPath, [...flags, entry, ...spec.args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+    // An IPC channel only to hand the network process its listening socket (cli/_node-handover.ts).
+    stdio: ['pipe', 'pipe', 'pipe', ...(spec.listens ? ['ipc' as const] : [])],
     // The other user may not enter the caller's working directory; the key process keeps it for relative key paths.
     ...(spec.user && { uid: spec.user.uid, gid: spec.user.gid, cwd: '/' }),
-  });
+  }) as ChildProcessWithoutNullStreams;
   const stderr = lastLineKeeper();
   child.stderr.setEncoding('utf8').on('data', (text: string) => stderr.add(text));
   // A child that died makes writes to its pipe fail; the run fails by its exit, named, and not by EPIPE.
@@ -53,5 +57,6 @@ export function startNodeChild(entry: string, spec: ChildSpec): ChildHandle {
     exited,
     lastErrorLine: stderr.last,
     kill: () => void child.kill('SIGKILL'),
+    ...(spec.listens && { handOver: listenerHandOver(child) }),
   };
 }

@@ -6,6 +6,10 @@ import { nodeCaaResolver } from '../adapters/node-dns.ts';
 import { readTextFileIfExists } from './_node-read.ts';
 import { exitWhenDone, nodeChildChannel } from './_node-child.ts';
 import { runNetProcess } from './net-process.ts';
+import { receiveNodeListener, serveHandedListener } from './_node-handover.ts';
+
+// Listened for before anything else, so that the socket the parent hands over is not missed.
+const handedListener = receiveNodeListener();
 
 exitWhenDone(runNetProcess({
   ...nodeChildChannel,
@@ -15,4 +19,5 @@ exitWhenDone(runNetProcess({
   caaResolver: nodeCaaResolver,
   ...(process.env.ACME_CLIENT_TEST_HOOK && { testHook: process.env.ACME_CLIENT_TEST_HOOK }),
   waitForSignal: () => new Promise((resolve) => process.once('SIGUSR2', () => resolve())),
+  standaloneResponder: (type) => serveHandedListener(handedListener, type),
 }));

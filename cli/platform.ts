@@ -78,6 +78,24 @@ export interface CliRunPlatform {
   caaResolver(server?: string): CaaResolver;
   /** dns-01 by RFC 2136 updates (--dns-update), whose code loads only then. */
   dnsUpdateResponder(options: DnsUpdateResponderOptions): Promise<ChallengeResponder>;
+  /**
+   * --standalone or --standalone-tls in a split run: binds the port now, while this process may (root, for ports
+   * below 1024), so that a taken port is bad input, and returns it for the network process to serve on.
+   */
+  bindListener(type: StandaloneType, address: ListenAddress): Promise<BoundListener>;
+}
+
+/** The challenge types that acme-client's own servers answer (--standalone, --standalone-tls). */
+export type StandaloneType = 'http-01' | 'tls-alpn-01';
+
+/** A port that the parent bound for the network process (bindListener). */
+export interface BoundListener {
+  readonly type: StandaloneType;
+  readonly address: ListenAddress;
+  /** The listening socket that ChildHandle.handOver sends to the network process; none where that process binds it again (Deno). */
+  readonly handle?: unknown;
+  /** Closes this process's copy of the socket; once it is handed over, only the network process holds it. */
+  close(): void;
 }
 
 /** What one of acme-client's own child processes may do: the runtime's permission flags are made from this. */
@@ -93,6 +111,8 @@ export interface ChildSpec {
   net: string[];
   /** The user it runs as, when this process is root. */
   user?: { uid: number; gid: number };
+  /** The network process will serve --standalone's or --standalone-tls's port (Node: over a channel for the socket). */
+  listens?: boolean;
 }
 
 /** A running child: its standard output as it comes, a way to write to its standard input, its end. */
@@ -107,6 +127,8 @@ export interface ChildHandle {
   /** The last line it wrote on standard error, for the message when it fails. */
   lastErrorLine(): string | undefined;
   kill(): void;
+  /** Node, for a child that `listens`: sends it the listening socket and closes this process's copy. */
+  handOver?(listener: BoundListener): void;
 }
 
 /** What every child process gets from its runtime entry: its arguments and the channel to the parent. */
@@ -130,6 +152,11 @@ export interface NetChildPlatform extends ChildChannel, Pick<CliPlatform, 'readT
   readonly testHook?: string;
   /** Resolves when the process receives SIGUSR2 (SIGUSR1 starts Node's inspector): a test that paused the run lets it go on. */
   waitForSignal(): Promise<void>;
+  /**
+   * The server on the port that its parent bound (bindListener): handed over (Node), or bound again (Deno). Undefined
+   * where this process may not bind it: the parent serves it then.
+   */
+  standaloneResponder(type: StandaloneType, address: ListenAddress): Promise<StandaloneResponder | undefined>;
 }
 
 /**

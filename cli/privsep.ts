@@ -26,8 +26,10 @@ export interface SeparatedRun {
   files: { cert: string; accountKey: string; domainKey: string };
   /** The key and network processes, started already (cli/children.ts); they end when the run does. */
   children: RunChildren;
-  /** Answers the challenges of an issuance. */
+  /** Answers the challenges of an issuance, unless the network process serves them on the standalone port. */
   responder?: ChallengeResponder;
+  /** Serves the standalone port in this process, for a network process that may not bind it (Deno, below 1024). */
+  serveHere?: () => Promise<ChallengeResponder>;
   /** Runs once the keys are read and before the network process is served anything; false ends the run, nothing done. */
   beforeNetwork?: () => Promise<boolean>;
 }
@@ -54,10 +56,10 @@ function printable(value: unknown): string {
  * names a file), a type the responder answers, and one of this run's names. The key authorization comes from the
  * account key's thumbprint (RFC 8555 §8.1), so the network process cannot have anything else served or published.
  */
-async function checkedTask(value: unknown, run: SeparatedRun, thumbprint: string): Promise<ChallengeTask> {
+async function checkedTask(value: unknown, run: SeparatedRun, responder: ChallengeResponder | undefined, thumbprint: string): Promise<ChallengeTask> {
   const task = (value ?? {}) as Partial<ChallengeTask>;
   if (typeof task.token !== 'string' || !TOKEN_PATTERN.test(task.token)) throw new Error('the challenge token is not base64url of 22 to 255 characters');
-  if (!run.responder!.types.includes(task.type as ChallengeType)) throw new Error(`the challenge type ${printable(task.type)} is not one this run answers`);
+  if (!responder?.types.includes(task.type as ChallengeType)) throw new Error(`the challenge type ${printable(task.type)} is not one this run answers`);
   const names = normalizeIdentifiers(run.job.names);
   const identifier = names.find((name) => name.type === task.identifier?.type && name.value.replace(/^\*\./, '') === task.identifier?.value);
   if (!identifier) throw new Error(`the challenge is for ${printable(task.identifier?.value)}, which this run does not name`);
@@ -104,6 +106,7 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
     const whenReady = <T>(serve: (state: NonNullable<Awaited<typeof ready>>, params: Record<string, unknown>) => T) =>
       async (params: Record<string, unknown>) => serve(await opened, params);
     const netEnded = unlessFinished(whenEnded(netChild, 'network process'));
+    let responder = run.responder;
     let settle!: { resolve(value: unknown): void; reject(error: Error): void };
     const outcome = new Promise((resolve, reject) => (settle = { resolve, reject }));
     // Both settle before anyone awaits them when the run ends early; the race below reports what ended it.
@@ -123,8 +126,12 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
         return line;
       }),
       checkpoint: ({ name }) => platform.checkpoint(`${['account', 'order', 'certificate'].includes(name as string) ? name : 'unknown'}-done`),
-      present: whenReady(async ({ thumbprint }, { task }) => run.responder!.present(await checkedTask(task, run, thumbprint))),
-      cleanup: whenReady(async ({ thumbprint }, { task }) => run.responder!.cleanup(await checkedTask(task, run, thumbprint))),
+      serve: whenReady(async () => {
+        if (responder || !run.serveHere) throw new Error('this run has no port for the parent to serve');
+        responder = await run.serveHere();
+      }),
+      present: whenReady(async ({ thumbprint }, { task }) => responder!.present(await checkedTask(task, run, responder, thumbprint))),
+      cleanup: whenReady(async ({ thumbprint }, { task }) => responder!.cleanup(await checkedTask(task, run, responder, thumbprint))),
       log: ({ line }) => log(printable(line)),
       warn: ({ line }) => platform.writeStderr(`acme-client: ${printable(line)}\n`),
       done: ({ result }) => settle.resolve(result),

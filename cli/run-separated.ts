@@ -8,7 +8,7 @@ import { directoryUrlOf, type CliPaths } from './defaults.ts';
 import { startRunChildren } from './children.ts';
 import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
 import { EXIT_UNCHANGED } from './plan.ts';
-import type { CliPlatform, CliRunPlatform } from './platform.ts';
+import type { BoundListener, CliPlatform, CliRunPlatform } from './platform.ts';
 import { runSeparated } from './privsep.ts';
 import { installIssuedSet, lockNewSet, openResponder, removeRevokedSet, requireDirectory, type RunInput } from './run.ts';
 
@@ -50,6 +50,13 @@ function filesOf(paths: CliPaths) {
   return { cert: paths.cert, accountKey: paths.accountKey, domainKey: paths.domainKey };
 }
 
+/** --standalone or --standalone-tls: the port, bound now for the network process (see CliRunPlatform.bindListener). */
+function bindStandalone(platform: Platform, options: CliOptions): Promise<BoundListener | undefined> {
+  if (options.standalone) return platform.bindListener('http-01', options.standalone);
+  if (options.standaloneTls) return platform.bindListener('tls-alpn-01', options.standaloneTls);
+  return Promise.resolve(undefined);
+}
+
 export async function issueSeparated(
   { options, identifiers, paths, plan, lock: held, separate }: RunInput, platform: Platform, log: Log,
 ): Promise<number> {
@@ -58,6 +65,7 @@ export async function issueSeparated(
   started.catch(() => {}); // awaited below, after the checks that come first
   let lock = held;
   let responder: Awaited<ReturnType<typeof openResponder>> | undefined;
+  let listener: BoundListener | undefined;
   try {
     // Every check that can fail on bad input runs before the first write: names (already), directories, and the keys,
     // which the key process reads before this process takes the set's lock.
@@ -74,14 +82,23 @@ export async function issueSeparated(
       ...(options.caaCheck && { caa: options.dnsServer !== undefined ? { dnsServer: options.dnsServer } : {} }),
     };
     const children = await started;
-    responder = await openResponder(platform, options, paths, log);
-    job.responderTypes = [...responder.types];
+    // The standalone port is bound here, as root, so that a taken port fails before anything is written, and served
+    // by the network process (unless Deno's may not bind it again: then by this process, once it asks).
+    listener = await bindStandalone(platform, options);
+    if (listener) {
+      job.standalone = { type: listener.type, address: listener.address };
+      children.net.handOver?.(listener);
+    } else {
+      responder = await openResponder(platform, options, paths, log);
+    }
+    job.responderTypes = listener ? [listener.type] : [...responder!.types];
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
     const result = await runSeparated(platform, {
       job,
       files: filesOf(paths),
       children,
-      responder,
+      ...(responder && { responder }),
+      ...(listener && { serveHere: async () => (responder = await openResponder(platform, options, paths, log)) }),
       // Another run may have issued this set while the keys were read; then there is nothing left to do.
       beforeNetwork: async () => Boolean(lock ??= await lockNewSet(platform, paths, log)),
     }, log);
@@ -91,6 +108,7 @@ export async function issueSeparated(
   } finally {
     await started.then((children) => children.stop(), () => {});
     if (!held) await lock?.release();
+    listener?.close();
     await responder?.close?.();
   }
 }

@@ -15,6 +15,8 @@ export interface PebbleOptions {
   eabKeys?: Record<string, string>;
   /** The DNS server Pebble's VA asks ("127.0.0.1:PORT", e.g. a BIND of the test's own) instead of challtestsrv. */
   dnsServer?: string;
+  /** Validates http-01 and tls-alpn-01 on ports below 1024, which only a privileged process may bind (as 80 and 443). */
+  privilegedChallengePorts?: boolean;
 }
 
 export interface Pebble {
@@ -54,6 +56,21 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Free ports below 1024 (the tests run as root), from the top down; the kernel hands out none there by itself. */
+async function freePrivilegedPorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let port = 1023; port > 512 && ports.length < count; port--) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) ports.push(port);
+  }
+  if (ports.length < count) throw new Error('No free ports below 1024');
+  return ports;
 }
 
 /** Resolves once the child prints a line matching `ready`; rejects if it exits first. */
@@ -97,7 +114,8 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     '-out', tlsCaFile, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
     // Not a CA: Deno's TLS (rustls) refuses a CA certificate as the server's own ("CaUsedAsEndEntity").
     '-addext', 'basicConstraints=critical,CA:FALSE'], { stdio: 'ignore' });
-  const [acmePort, managementPort, httpPort, tlsPort, dnsPort, challtestsrvPort] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [acmePort, managementPort, dnsPort, challtestsrvPort, ...challengePorts] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [httpPort, tlsPort] = options.privilegedChallengePorts ? await freePrivilegedPorts(2) : challengePorts;
   writeFileSync(join(dir, 'pebble-config.json'), JSON.stringify({
     pebble: {
       listenAddress: `127.0.0.1:${acmePort}`,

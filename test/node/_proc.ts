@@ -1,7 +1,9 @@
-// What Linux's /proc tells about a running process tree: each process's uid, its TCP connections (socket inodes in
-// /proc/PID/fd matched against /proc/net/tcp and tcp6) and the bytes of its memory (/proc/PID/mem over /proc/PID/maps).
+// What Linux's /proc tells about a running process tree: each process's uid, its TCP sockets (socket inodes in
+// /proc/PID/fd matched against /proc/net/tcp and tcp6) and the bytes of its memory (/proc/PID/mem over /proc/PID/maps),
+// in which the tests look for the private keys.
 // The privilege-separation tests read these rather than trusting what the processes say about themselves.
 
+import { createPrivateKey } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 
 /** `root` and every process below it. */
@@ -36,23 +38,33 @@ export function commandLine(pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
 }
 
-/** The socket inodes of established TCP connections to `port` on any address, from /proc/net/tcp and tcp6. */
-function connectionsTo(port: number): Set<string> {
-  const inodes = new Set<string>();
+/** One TCP socket as /proc/net/tcp and tcp6 list it: its ports, its state (hex: "01" ESTABLISHED, "0A" LISTEN), its inode. */
+export interface TcpSocket {
+  localPort: number;
+  remotePort: number;
+  state: string;
+  inode: string;
+}
+
+export const TCP_ESTABLISHED = '01';
+export const TCP_LISTEN = '0A';
+
+function tcpSockets(): TcpSocket[] {
+  const sockets: TcpSocket[] = [];
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
       if (fields.length < 10) continue;
-      const remotePort = parseInt(fields[2]!.split(':')[1]!, 16);
-      if (remotePort === port && fields[3] === '01') inodes.add(fields[9]!); // 01: ESTABLISHED
+      const port = (address: string) => parseInt(address.split(':')[1]!, 16);
+      sockets.push({ localPort: port(fields[1]!), remotePort: port(fields[2]!), state: fields[3]!, inode: fields[9]! });
     }
   }
-  return inodes;
+  return sockets;
 }
 
-/** The processes among `pids` that hold an established TCP connection to `port`. */
-export function processesConnectedTo(pids: readonly number[], port: number): number[] {
-  const inodes = connectionsTo(port);
+/** The processes among `pids` that hold a TCP socket that `matches`. */
+export function processesHolding(pids: readonly number[], matches: (socket: TcpSocket) => boolean): number[] {
+  const inodes = new Set(tcpSockets().filter(matches).map((socket) => socket.inode));
   return pids.filter((pid) => {
     try {
       return readdirSync(`/proc/${pid}/fd`).some((fd) => {
@@ -66,6 +78,11 @@ export function processesConnectedTo(pids: readonly number[], port: number): num
       return false;
     }
   });
+}
+
+/** The processes among `pids` that hold an established TCP connection to `port`. */
+export function processesConnectedTo(pids: readonly number[], port: number): number[] {
+  return processesHolding(pids, (socket) => socket.remotePort === port && socket.state === TCP_ESTABLISHED);
 }
 
 /** Every readable mapping of the process, read through /proc/PID/mem (as root), as one list of chunks. */
@@ -96,4 +113,24 @@ export function readMemory(pid: number): Buffer[] {
 export function findInMemory(pid: number, needles: Record<string, Buffer>): string[] {
   const memory = readMemory(pid);
   return Object.entries(needles).filter(([, needle]) => memory.some((chunk) => chunk.includes(needle))).map(([name]) => name);
+}
+
+/**
+ * The ways a private key could sit in memory: the base64 of its PEM file (a stretch inside the private scalar, as the
+ * file has it), the raw scalar d as bytes (which its DER holds too), and d in base64url as a JWK has it.
+ */
+export function keyNeedles(name: string, pem: string): Record<string, Buffer> {
+  const jwk = createPrivateKey(pem).export({ format: 'jwk' });
+  const d = Buffer.from(jwk.d!, 'base64url');
+  const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
+  const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const start = Math.ceil((der.indexOf(d) * 4) / 3) + 4;
+  // 20 characters of the scalar's base64 that the PEM text holds without a line break between them.
+  let at = start;
+  while (Math.floor(at / 64) !== Math.floor((at + 19) / 64)) at++;
+  return {
+    [`${name} key PEM base64`]: Buffer.from(body.slice(at, at + 20)),
+    [`${name} key d bytes`]: d,
+    [`${name} key JWK d`]: Buffer.from(jwk.d!),
+  };
 }

@@ -5,13 +5,12 @@
 // leaves nothing running and changes nothing. The key process's refusals run against the real child over its pipes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { RUNTIMES, closeServer, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
-import { commandLine, findInMemory, processTree, processesConnectedTo, uidOf } from './_proc.ts';
+import { commandLine, findInMemory, keyNeedles, processTree, processesConnectedTo, uidOf } from './_proc.ts';
 import { startNodeChild } from '../../cli/node-children.ts';
 import { RpcClient, lineChannel } from '../../core/_line-rpc.ts';
 
@@ -33,26 +32,6 @@ after(async () => {
   await pebble.stop();
   work.remove();
 });
-
-/**
- * The ways a key could sit in memory: the base64 of its PEM file (a stretch inside the private scalar, as the file
- * has it), the raw scalar d as bytes (which its DER holds too), and d in base64url as a JWK has it.
- */
-function keyNeedles(name: string, pem: string): Record<string, Buffer> {
-  const jwk = createPrivateKey(pem).export({ format: 'jwk' });
-  const d = Buffer.from(jwk.d!, 'base64url');
-  const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
-  const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
-  const start = Math.ceil((der.indexOf(d) * 4) / 3) + 4;
-  // 20 characters of the scalar's base64 that the PEM text holds without a line break between them.
-  let at = start;
-  while (Math.floor(at / 64) !== Math.floor((at + 19) / 64)) at++;
-  return {
-    [`${name} key PEM base64`]: Buffer.from(body.slice(at, at + 20)),
-    [`${name} key d bytes`]: d,
-    [`${name} key JWK d`]: Buffer.from(jwk.d!),
-  };
-}
 
 function setup(runtime: Runtime, name: string) {
   const dir = join(work.dir, `${runtime}-${name}`);
