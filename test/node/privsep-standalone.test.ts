@@ -3,6 +3,7 @@
 // test/node/cli-issue.test.ts and cli-tls-alpn.test.ts), and the process that holds the listening socket and accepts
 // a client's connection is the network process, running as nobody with neither private key in its memory. Under Deno
 // that holds where the network process may bind the port itself; below 1024 (80, 443) the parent serves, as README says.
+// A network process killed while it serves fails the run in one line, and leaves nothing running or listening.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -101,13 +102,20 @@ async function inspect(ca: Pebble, parent: number, dir: string, port: number, re
   }
 }
 
-/** A paused run of `flag` on `ca`'s port for it, inspected by `inspect`; its result, and what was seen. */
-async function pausedRun(runtime: Runtime, name: string, { flag, port, request }: (typeof CASES)[number], ca = pebble) {
+/** A new set's folders, and the command line that issues it with `flag` on `ca`'s port for it. */
+function newSet(runtime: Runtime, name: string, { flag, port }: (typeof CASES)[number], ca: Pebble) {
   const dir = join(work.dir, `${runtime}-${name}`);
   const certs = join(dir, 'certs');
   mkdirSync(certs, { recursive: true });
   const args = ['--directory', ca.directoryUrl, '-c', certs, '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem'), '-nN', '--key-type', 'ec256',
     flag, `127.0.0.1:${port(ca)}`, ...NAMES];
+  return { dir, certs, args };
+}
+
+/** A paused run of `flag` on `ca`'s port for it, inspected by `inspect`; its result, and what was seen. */
+async function pausedRun(runtime: Runtime, name: string, standalone: (typeof CASES)[number], ca = pebble) {
+  const { dir, certs, args } = newSet(runtime, name, standalone, ca);
+  const { port, request } = standalone;
   let seen: Promise<Seen> | undefined;
   const result = await runCli(args, {
     runtime, caFile: ca.tlsCaFile, env: { ACME_CLIENT_TEST_HOOK: 'pause' },
@@ -132,6 +140,32 @@ for (const runtime of RUNTIMES) {
       assert.deepEqual(seen.keysHeld, []);
     });
   }
+}
+
+for (const runtime of RUNTIMES) {
+  test(`[${runtime}] --standalone: a network process killed while it serves fails the run in one line naming it; nothing is left running or listening`, async () => {
+    const { certs, args } = newSet(runtime, 'killed', CASES[0]!, pebble);
+    let tree: number[] = [];
+    let killed = -1;
+    const result = await runCli(args, {
+      runtime, caFile: pebble.tlsCaFile, env: { ACME_CLIENT_TEST_HOOK: 'pause' },
+      onStderr(stderr, pid) {
+        if (killed > 0 || !stderr.includes('test hook: paused')) return;
+        tree = processTree(pid);
+        killed = processesConnectedTo(tree, Number(new URL(pebble.directoryUrl).port))[0]!;
+        process.kill(killed, 'SIGKILL');
+      },
+    });
+    assert.equal(result.code, 1);
+    const lines = result.stderr.trim().split('\n').filter((line) => !line.includes('test hook'));
+    assert.deepEqual(lines, [`acme-client: The network process (pid ${killed}) was killed by SIGKILL before the run was done`]);
+    assert.deepEqual(tree.filter((pid) => existsSync(`/proc/${pid}`)), []);
+    assert.equal(existsSync(join(certs, 'cert.pem')), false);
+    // Nobody holds the port any more: it can be bound again at once.
+    const again = createServer();
+    await new Promise<void>((resolve, reject) => again.once('error', reject).listen(pebble.httpPort, '127.0.0.1', resolve));
+    await new Promise((resolve) => again.close(resolve));
+  });
 }
 
 test('[node] --standalone on a port below 1024: bound by the root parent, served by the network process as nobody', async () => {
