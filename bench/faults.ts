@@ -5,12 +5,11 @@
 // Run: `npx tsx bench/faults.ts` after `npx tsx build.ts`.
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPebble } from '../test/_pebble.ts';
 import { faultCampaign, inParallel, issueAt, startFaultProxy } from '../test/_fault-lanes.ts';
-import { closeServer, serveWebroot } from '../test/node/_cli.ts';
+import { closeServer, serveWebroot, type WebrootServer } from '../test/node/_cli.ts';
 
 const RUNS = 20;
 const RATE = 0.1;
@@ -23,7 +22,7 @@ let runs = 0;
 const runIn = (caFile: string) => () => ({ caFile, www, dir: join(work, `run-${++runs}`), names: NAMES });
 
 const pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
-let server: Server | undefined = await serveWebroot(www, pebble.httpPort);
+let server: WebrootServer | undefined = await serveWebroot(www, pebble.httpPort);
 const proxy = await startFaultProxy(pebble);
 try {
   const started = performance.now();

@@ -4,7 +4,6 @@
 
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,28 +173,35 @@ export function snapshotTree(dir: string): Record<string, string> {
 }
 
 /** A static server for http-01 on 127.0.0.1:port, serving `webroot` at /.well-known/acme-challenge/ as a web server would. */
-export function serveWebroot(webroot: string, port: number): Promise<Server> {
-  const server = createServer((request, response) => {
-    const token = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(request.url ?? '')?.[1];
-    try {
-      const body = token ? readFileSync(join(webroot, token)) : undefined;
-      if (!body) throw new Error('no token');
-      response.writeHead(200, { 'content-type': 'text/plain' }).end(body);
-    } catch {
-      response.writeHead(404).end();
-    }
-  });
+/** A webroot's web server (test/_webroot-server.ts), a process of its own. */
+export interface WebrootServer {
+  pid: number;
+  /** Settles once the process is gone, and with it its port. */
+  exited: Promise<void>;
+}
+
+const WEBROOT_SERVER = fileURLToPath(new URL('../_webroot-server.ts', import.meta.url));
+
+/** Serves `webroot` on 127.0.0.1:`port` for Pebble's http-01 validation, from a process of its own; closeServer stops it. */
+export function serveWebroot(webroot: string, port: number): Promise<WebrootServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WEBROOT_SERVER, webroot, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    createInterface({ input: child.stdout }).once('line', () => resolve({ pid: child.pid!, exited }));
+    void exited.then(() => reject(new Error(`the webroot server for port ${port} ended before it listened: ${stderr.trim()}`)));
   });
 }
 
-export function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+/** Stops a webroot's server by its PID, and waits until it is gone, so that its port is free again. */
+export async function closeServer(server: WebrootServer): Promise<void> {
+  try {
+    process.kill(server.pid, 'SIGTERM');
+  } catch {
+    // It has ended already.
+  }
+  await server.exited;
 }
 
 /** Serial (lowercase hex), issuer CN and subjectAltName names of a PEM certificate, as openssl reads them. */

@@ -5,16 +5,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { FAULT_KINDS, STEPS, faultCampaign, inParallel, issueAt, issueThroughLane, startFaultProxy, type FaultPlan, type FaultProxy, type LaneRun } from '../_fault-lanes.ts';
-import { closeServer, opensslRead, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
+import { closeServer, opensslRead, runCli, serveWebroot, snapshotTree, tempDir, type Runtime, type WebrootServer } from './_cli.ts';
 
 const NAME = 'faults.example';
 let pebble: Pebble;
 let proxy: FaultProxy;
-let webServer: Server;
+let webServer: WebrootServer;
 const work = tempDir('acme-faults-');
 const www = join(work.dir, 'www');
 let runs = 0;

@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { freePort, startPebble, type Pebble } from '../_pebble.ts';
-import { DENO_BINARY, RUNTIMES, closeServer, denoPermissions, opensslRead, opensslVerify, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
+import { DENO_BINARY, RUNTIMES, closeServer, denoPermissions, opensslRead, opensslVerify, runCli, serveWebroot, snapshotTree, tempDir, type Runtime, type WebrootServer } from './_cli.ts';
 
 const NAMES = ['a.example', 'b.example', 'c.example'];
 let pebble: Pebble;
-let webServer: Server;
+let webServer: WebrootServer;
 const work = tempDir('acme-cli-');
 const www = join(work.dir, 'www');
 

@@ -6,10 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
-import { RUNTIMES, closeServer, runCli, serveWebroot, snapshotTree, tempDir, type Runtime } from './_cli.ts';
+import { RUNTIMES, closeServer, runCli, serveWebroot, snapshotTree, tempDir, type Runtime, type WebrootServer } from './_cli.ts';
 import { commandLine, findInMemory, keyNeedles, processTree, processesConnectedTo, uidOf } from './_proc.ts';
 import { startNodeChild } from '../../cli/node-children.ts';
 import { RpcClient, lineChannel } from '../../core/_line-rpc.ts';
@@ -17,7 +16,7 @@ import { RpcClient, lineChannel } from '../../core/_line-rpc.ts';
 const NAMES = ['priv.example', 'www.priv.example'];
 const NOBODY = 65534;
 let pebble: Pebble;
-let webServer: Server;
+let webServer: WebrootServer;
 const work = tempDir('acme-privsep-');
 const www = join(work.dir, 'www');
 
