@@ -3,10 +3,9 @@
 // protocol on stdio. No protocol logic here.
 
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
-import { createServer, request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import type { Agent, IncomingMessage, RequestOptions } from 'node:http';
+import type { Interface as LineReader } from 'node:readline';
 import { basename, dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { ChallengeTask } from '../core/resources.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
@@ -16,7 +15,20 @@ import {
   http01Answers, lineProtocolResponder, parentsOfNewDirectories, webrootResponderOver, type CallerResponder, type ClosingFetch, type StandaloneResponder,
 } from './_shared.ts';
 
-export { startTlsAlpnResponder } from './node-tls-alpn.ts';
+/**
+ * tls-alpn-01 answered by a TLS server of our own (adapters/node-tls-alpn.ts), whose certificate code loads only
+ * when it starts.
+ *
+ * @example
+ * ```ts
+ * import { startTlsAlpnResponder } from "@acmets/acme-client/node";
+ * const responder = await startTlsAlpnResponder({ port: 443 });
+ * await responder.close();
+ * ```
+ */
+export async function startTlsAlpnResponder(address: ListenTarget): Promise<StandaloneResponder> {
+  return (await import('./node-tls-alpn.ts')).startTlsAlpnResponder(address);
+}
 export type { ListenTarget } from './_node-listen.ts';
 export { LockBusyError, type HeldLock, type LockHolder, type LockOptions } from './_lock.ts';
 export {
@@ -95,19 +107,36 @@ function refusal(message: string, code: string): TypeError {
  * carries a User-Agent (RFC 8555 §6.1). Its keep-alive connections stay open for the next request until close().
  */
 export function createNodeFetch(userAgent: string): ClosingFetch {
-  const agents = { 'https:': new HttpsAgent({ keepAlive: true }), 'http:': new HttpAgent({ keepAlive: true }) };
-  const once = (url: URL, init: RequestInit): Promise<IncomingMessage> =>
-    new Promise((resolve, reject) => {
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refusal(`Cannot fetch ${url.href}: only http and https are supported`, 'ERR_INVALID_PROTOCOL');
-      if (init.body != null && typeof init.body !== 'string') throw refusal('Cannot fetch: only string bodies are supported', 'ERR_INVALID_ARG_TYPE');
-      const headers = requestHeaders(init.headers);
-      headers['user-agent'] ??= userAgent;
-      if (init.body != null) headers['content-length'] = String(Buffer.byteLength(init.body));
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const request = send(url, { method: init.method ?? 'GET', headers, agent: agents[url.protocol], ...(init.signal && { signal: init.signal }) }, resolve);
+  // node:http and node:https load with the first request of their protocol: a process that never fetches (the parent
+  // of a split issuance, cli/privsep.ts, which only writes files) does not pay for them.
+  type Send = (url: URL, options: RequestOptions, onResponse: (message: IncomingMessage) => void) => { on(event: 'error', listener: (error: Error) => void): void; end(body?: string): void };
+  const transports = new Map<string, Promise<{ send: Send; agent: Agent }>>();
+  const agents: Agent[] = [];
+  const transportFor = (protocol: 'https:' | 'http:') => {
+    let transport = transports.get(protocol);
+    if (!transport) {
+      transport = (protocol === 'https:' ? import('node:https') : import('node:http')).then(({ request, Agent: KeepAlive }) => {
+        const agent = new KeepAlive({ keepAlive: true });
+        agents.push(agent);
+        return { send: request as Send, agent };
+      });
+      transports.set(protocol, transport);
+    }
+    return transport;
+  };
+  const once = async (url: URL, init: RequestInit): Promise<IncomingMessage> => {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refusal(`Cannot fetch ${url.href}: only http and https are supported`, 'ERR_INVALID_PROTOCOL');
+    if (init.body != null && typeof init.body !== 'string') throw refusal('Cannot fetch: only string bodies are supported', 'ERR_INVALID_ARG_TYPE');
+    const headers = requestHeaders(init.headers);
+    headers['user-agent'] ??= userAgent;
+    if (init.body != null) headers['content-length'] = String(Buffer.byteLength(init.body));
+    const { send, agent } = await transportFor(url.protocol);
+    return new Promise((resolve, reject) => {
+      const request = send(url, { method: init.method ?? 'GET', headers, agent, ...(init.signal && { signal: init.signal }) }, resolve);
       request.on('error', reject);
-      request.end(init.body ?? undefined);
+      request.end((init.body as string | null | undefined) ?? undefined);
     });
+  };
   const fetch = async (input: string | URL | { url: string }, init: RequestInit = {}) => {
     let url = new URL(typeof input === 'object' && 'url' in input ? input.url : input);
     for (let redirects = 0; ; redirects++) {
@@ -127,7 +156,7 @@ export function createNodeFetch(userAgent: string): ClosingFetch {
       return { status, statusText: message.statusMessage ?? '', ok: status >= 200 && status < 300, headers: new ResponseHeaders(message.rawHeaders), body: hasBody ? streamOf(message) : null };
     }
   };
-  const close = () => Object.values(agents).forEach((agent) => agent.destroy());
+  const close = () => agents.forEach((agent) => agent.destroy());
   return Object.assign(fetch, { close }) as unknown as ClosingFetch;
 }
 
@@ -275,6 +304,7 @@ export function webrootResponder(dir: string): ChallengeResponder {
  */
 export async function startStandaloneResponder(address: ListenTarget): Promise<StandaloneResponder> {
   const answers = http01Answers();
+  const { createServer } = await import('node:http');
   const server = createServer((request, response) => {
     const answer = answers.answer(request.method ?? '', (request.url ?? '').split('?')[0]!);
     if (answer === undefined) {
@@ -304,13 +334,13 @@ export async function startStandaloneResponder(address: ListenTarget): Promise<S
  * input is read only from the first exchange on, and close() lets the process exit.
  */
 export function callerResponder(type: ChallengeTask['type'], input: Readable = process.stdin, output: Writable = process.stdout): CallerResponder {
-  let reader: ReturnType<typeof createInterface> | undefined;
+  let reader: LineReader | undefined;
   let lines: AsyncIterator<string> | undefined;
   return lineProtocolResponder(type, {
     write: (line) => output.write(line),
     async nextLine() {
       if (!reader) {
-        reader = createInterface({ input, crlfDelay: Infinity });
+        reader = (await import('node:readline')).createInterface({ input, crlfDelay: Infinity });
         lines = reader[Symbol.asyncIterator]();
       }
       const next = await lines!.next();

@@ -6,12 +6,9 @@ import { checkRenewal } from '../core/ari.ts';
 import type { CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
 import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
-import { formatRenewalState, nextDailyRun, serialOf, type RenewalState } from './renewal-info.ts';
+import { STATE_FILE_MODE, formatRenewalState, nextDailyRun, serialOf, type RenewalState } from './renewal-info.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
-
-/** Public facts about a public certificate. */
-export const STATE_FILE_MODE = 0o644;
 
 /** Writes renewal-info.json; a failure costs only a request on the next run, so it warns instead of failing the run. */
 export async function saveRenewalState(platform: Platform, file: string, state: RenewalState): Promise<void> {

@@ -10,7 +10,7 @@ import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import { HELP, parseArgs, type CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
-import type { RunInput } from './run.ts';
+import type { RunInput } from './set-files.ts';
 import { resolvePaths, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun, type Plan } from './plan.ts';
 import type { HeldLock, LockHolder } from '../adapters/_lock.ts';
@@ -174,7 +174,10 @@ async function processLockedSet(
   platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, shared: RunShared,
   { folders, leftovers, first, separate }: BeforeLock,
 ): Promise<{ code: number; plan: Plan }> {
-  const [{ run }, { lockPathOf }, runPlatform] = await Promise.all([import('./run.ts'), import('./cert-set.ts'), platform.load()]);
+  // A split run's parent loads the file side alone (cli/run-separated.ts); the protocol is the network process's.
+  const [{ run }, { lockPathOf }, runPlatform] = await Promise.all([
+    separate ? import('./run-separated.ts') : import('./run.ts'), import('./cert-set.ts'), platform.load(),
+  ]);
   const full = { ...platform, ...runPlatform };
   // No folder yet: nothing to lock or complete, at most temporary files to remove; the run makes it (-m) and locks it.
   const lockPath = lockPathOf(paths);

@@ -75,7 +75,7 @@ async function setsInTree(platform: CliPlatform & CliRunPlatform, tree: string):
  */
 function sharedResponder(platform: CliPlatform, options: CliOptions, tree: string): ChallengeResponder & { close(): Promise<void> } {
   const responder = openedOnFirstUse(async () => {
-    const [{ openResponder }, runPlatform] = await Promise.all([import('./run.ts'), platform.load()]);
+    const [{ openResponder }, runPlatform] = await Promise.all([import('./set-files.ts'), platform.load()]);
     return openResponder({ ...platform, ...runPlatform }, options, resolvePaths(options, '', tree));
   });
   return {

@@ -34,6 +34,9 @@ export function serialOf(cert: Pick<CertificateSummary, 'serialBytes'>): string 
   return hexEncode(cert.serialBytes);
 }
 
+/** renewal-info.json's mode: public facts about a public certificate. */
+export const STATE_FILE_MODE = 0o644;
+
 export function formatRenewalState(state: RenewalState): string {
   return `${JSON.stringify(state, null, 2)}\n`;
 }

@@ -10,10 +10,9 @@ import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
 import { EXIT_UNCHANGED } from './plan.ts';
 import type { BoundListener, CliPlatform, CliRunPlatform } from './platform.ts';
 import { runSeparated } from './privsep.ts';
-import { installIssuedSet, lockNewSet, openResponder, removeRevokedSet, requireDirectory, type RunInput } from './run.ts';
+import { installIssuedSet, lockNewSet, openResponder, removeRevokedSet, requireDirectory, runLog, type Log, type RunInput } from './set-files.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
-type Log = (line: string) => void;
 
 function baseJob(platform: Platform, options: CliOptions, names: string[], mode: NetJob['mode']): NetJob {
   return {
@@ -57,7 +56,7 @@ function bindStandalone(platform: Platform, options: CliOptions): Promise<BoundL
   return Promise.resolve(undefined);
 }
 
-export async function issueSeparated(
+async function issueSeparated(
   { options, identifiers, paths, plan, lock: held, separate }: RunInput, platform: Platform, log: Log,
 ): Promise<number> {
   const names = identifiers.map((identifier) => identifier.value);
@@ -118,7 +117,7 @@ export async function issueSeparated(
  * signs when it belongs to the certificate; otherwise the account that holds it does. The network process decides
  * which, and the key process signs a revocation of this certificate alone.
  */
-export async function revokeSeparated({ options, identifiers, paths, lock }: RunInput, platform: Platform, log: Log): Promise<number> {
+async function revokeSeparated({ options, identifiers, paths, lock }: RunInput, platform: Platform, log: Log): Promise<number> {
   // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
   const certificatePem = platform.readTextFile(paths.cert) ?? '';
   const job: NetJob = { ...baseJob(platform, options, identifiers.map((identifier) => identifier.value), 'revoke'), certificatePem };
@@ -130,3 +129,8 @@ export async function revokeSeparated({ options, identifiers, paths, lock }: Run
   return removeRevokedSet(platform, options, paths, lock!, log);
 }
 
+/** A run of one set, split over the key and network processes. */
+export function run(input: RunInput, platform: Platform): Promise<number> {
+  const log = runLog(input.options, platform);
+  return input.plan.action === 'revoke' ? revokeSeparated(input, platform, log) : issueSeparated(input, platform, log);
+}

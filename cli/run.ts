@@ -1,10 +1,10 @@
-// What acme-client does once a certificate has to change: check every input without writing, then talk to the CA,
+// What acme-client does once a certificate has to change, in this one process (the sets of --renew-all and
+// --renew-list; one set runs split, cli/run-separated.ts): check every input without writing, then talk to the CA,
 // writing each new key just before the CA may learn of it, and the certificates (with -b's backups) as one set at the
-// end. Loaded by dynamic import, so the cron path never pays for it.
+// end (cli/set-files.ts). Loaded by dynamic import, so the cron path never pays for it.
 
-import { basenamePath, dirnamePath } from '../adapters/_path.ts';
-import type { HeldLock } from '../adapters/_lock.ts';
-import { CERT_FILE_MODE, KEY_DIR_MODE, KEY_FILE_MODE, PUBLIC_DIR_MODE } from '../adapters/_shared.ts';
+import { dirnamePath } from '../adapters/_path.ts';
+import { KEY_DIR_MODE, KEY_FILE_MODE } from '../adapters/_shared.ts';
 import type { AcmeClient } from '../core/client.ts';
 import type { Transport } from '../core/http.ts';
 import { pemDecode } from '../core/encoding.ts';
@@ -12,40 +12,17 @@ import { isAlreadyRevoked } from '../core/errors.ts';
 import { issueCertificate, type ChallengeResponder } from '../core/flow.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import { generateKey, type AcmeKey } from '../core/keys.ts';
-import type { Identifier } from '../core/names.ts';
-import { parseTsigKey, type TsigKey } from '../core/tsig-key.ts';
 import { checkProfile } from '../core/profiles.ts';
 import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
 import type { CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
-import type { RunChildren } from './children.ts';
-import type { RunShared } from './command.ts';
-import type { CliPaths } from './defaults.ts';
-import { EXIT_CHANGED, EXIT_UNCHANGED, type Plan } from './plan.ts';
+import { EXIT_UNCHANGED } from './plan.ts';
 import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
-import { STATE_FILE_MODE } from './ari-query.ts';
-import { changeSet, lockPathOf, type SetChange } from './cert-set.ts';
-import { formatRenewalState, serialOf, type RenewalState } from './renewal-info.ts';
+import { serialOf } from './renewal-info.ts';
 import { describeEvent } from './net-process.ts';
-
-export interface RunInput {
-  options: CliOptions;
-  identifiers: Identifier[];
-  paths: CliPaths;
-  plan: Exclude<Plan, { action: 'unchanged' }>;
-  /** The CA session of the run, and a responder when several sets share one (this set then leaves it open). */
-  shared: RunShared;
-  /** The set's lock, held by the caller; without it (the set's folder did not exist yet) the run takes it itself. */
-  lock?: HeldLock;
-  /**
-   * Present when the run is split over the key and network processes (cli/privsep.ts), with those processes when the
-   * caller started them early (cli/command.ts); the run ends them.
-   */
-  separate?: { children?: Promise<RunChildren> };
-}
+import { installIssuedSet, lockNewSet, openResponder, removeRevokedSet, requireDirectory, runLog, type Log, type RunInput } from './set-files.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
-type Log = (line: string) => void;
 
 /** A key file as found: loaded, or absent (and then created only if its flag allows). */
 interface KeyFile {
@@ -66,34 +43,6 @@ async function readKeyFile(platform: Platform, path: string, what: string): Prom
 
 function requireKey(file: KeyFile, mayCreate: boolean, flag: string): void {
   if (!file.key && !mayCreate) throw new Error(`Cannot read ${file.what} ${file.path}: it does not exist (${flag} creates one)`);
-}
-
-export async function requireDirectory(platform: Platform, path: string, what: string, flag: string): Promise<void> {
-  if (!(await platform.isDirectory(path))) throw new Error(`Cannot use ${what} ${path}: it is not an existing directory (${flag})`);
-}
-
-/** --tsig-key's file, read and checked before any request, so a bad key is bad input that changes nothing. */
-function readTsigKey(platform: Platform, path: string): TsigKey {
-  const text = readText(platform, path, `TSIG key ${path}`);
-  if (text === undefined) throw new Error(`Cannot read TSIG key ${path}: it does not exist (tsig-keygen writes one)`);
-  try {
-    return parseTsigKey(text);
-  } catch (error) {
-    throw new Error(`Cannot use TSIG key ${path}: ${(error as Error).message}`);
-  }
-}
-
-/** The responder for the chosen way of answering; a standalone server starts listening here, so a taken port is bad input too. */
-export async function openResponder(platform: Platform, options: CliOptions, paths: CliPaths, log: Log = () => {}): Promise<ChallengeResponder & { close?: () => unknown }> {
-  if (options.challengeType) return platform.callerResponder(options.challengeType);
-  if (options.dnsUpdate) {
-    const key = options.tsigKey === undefined ? undefined : readTsigKey(platform, options.tsigKey);
-    return platform.dnsUpdateResponder({ server: options.dnsUpdate, ...(key && { key }), ...(options.dnsServer && { resolver: options.dnsServer }), onProgress: log });
-  }
-  if (options.standalone) return platform.startStandaloneResponder(options.standalone);
-  if (options.standaloneTls) return platform.startTlsAlpnResponder(options.standaloneTls);
-  await requireDirectory(platform, paths.challengeDir, 'challenge directory', '-C');
-  return platform.webrootResponder(paths.challengeDir);
 }
 
 /** A key file's new key: one per file in a run, so the sets that share a missing -f (or -k) share what is written there. */
@@ -131,19 +80,6 @@ async function openAccount(
   return session.client(transport, accountKey, accountUrl);
 }
 
-/** -b: copies of the certificate files named after one UNIX time, made in the same change that replaces or removes them. */
-export function backupChanges(platform: Platform, paths: CliPaths, log: Log): SetChange[] {
-  const now = Math.floor(Date.now() / 1000);
-  const changes: SetChange[] = [];
-  for (const [file, base] of [[paths.cert, 'cert'], [paths.chain, 'chain'], [paths.fullchain, 'fullchain']] as const) {
-    const text = readText(platform, file);
-    if (text === undefined) continue;
-    changes.push({ name: `${base}-${now}.pem`, text, mode: CERT_FILE_MODE });
-    log(`backing up ${file} to ${base}-${now}.pem`);
-  }
-  return changes;
-}
-
 /**
  * Puts a key this run made on disk, synced with its folders, before the CA may learn of it (issue 11's key process
  * may take this step over). A key file that appeared since the run read it is kept, and the run stops: that key may
@@ -159,19 +95,6 @@ async function persistNewKey(platform: Platform, file: KeyFile, key: AcmeKey, lo
   }
   if (!written) throw new Error(`Cannot write ${file.what} ${file.path}: another run created it meanwhile; run again to use it`);
   log(`wrote ${file.what} ${file.path}`);
-}
-
-/**
- * The set's lock for a run that found no folder to lock: once -m's folders are made, the lock is taken, and if
- * another run issued this set meanwhile, there is nothing left to do (undefined).
- */
-export async function lockNewSet(platform: Platform, paths: CliPaths, log: Log): Promise<HeldLock | undefined> {
-  for (const dir of paths.perDomainDirs) await platform.makeDirectories(dir, dir === paths.certDir ? PUBLIC_DIR_MODE : KEY_DIR_MODE);
-  const lock = await platform.acquireFileLock(lockPathOf(paths));
-  if (platform.readTextFile(paths.cert) === undefined) return lock;
-  await lock.release();
-  log(`another run wrote ${paths.cert} meanwhile`);
-  return undefined;
 }
 
 async function issue({ options, identifiers, paths, plan, shared, lock: held }: RunInput, platform: Platform, log: Log): Promise<number> {
@@ -229,33 +152,6 @@ async function issue({ options, identifiers, paths, plan, shared, lock: held }: 
  * RFC 8555 §7.6 accepts a revocation signed by the certificate's own key without any account, so the domain key
  * signs when it belongs to the certificate; otherwise the account that holds it does.
  */
-/** The issued certificate, its chain and renewal-info.json replace the set (and -b copies the old one), as one change. */
-export async function installIssuedSet(
-  platform: Platform, options: CliOptions, paths: CliPaths, lock: HeldLock,
-  issued: { certificatePem: string; chainPem: string; fullchainPem: string } & RenewalState, log: Log,
-): Promise<number> {
-  await changeSet(platform, paths, [
-    ...(options.backup ? backupChanges(platform, paths, log) : []),
-    { name: basenamePath(paths.cert), text: issued.certificatePem, mode: CERT_FILE_MODE },
-    { name: basenamePath(paths.chain), text: issued.chainPem, mode: CERT_FILE_MODE },
-    { name: basenamePath(paths.fullchain), text: issued.fullchainPem, mode: CERT_FILE_MODE },
-    { name: basenamePath(paths.renewalInfo), text: formatRenewalState({ serial: issued.serial, renewalInfo: issued.renewalInfo }), mode: STATE_FILE_MODE },
-  ], lock);
-  log(`wrote ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
-  return EXIT_CHANGED;
-}
-
-/** After a revocation: -b's copies, then the set's files go, as one change of the set. */
-export async function removeRevokedSet(platform: Platform, options: CliOptions, paths: CliPaths, lock: HeldLock, log: Log): Promise<number> {
-  // A certificate is there, so its folder is, and the caller holds the set's lock.
-  await changeSet(platform, paths, [
-    ...(options.backup ? backupChanges(platform, paths, log) : []),
-    ...[paths.cert, paths.chain, paths.fullchain, paths.renewalInfo].map((file) => ({ name: basenamePath(file) })),
-  ], lock);
-  log(`removed ${paths.cert}, ${paths.chain} and ${paths.fullchain}`);
-  return EXIT_CHANGED;
-}
-
 async function revoke({ options, paths, shared, lock }: RunInput, platform: Platform, log: Log): Promise<number> {
   // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
   const certificate = parseCertificate(pemDecode(platform.readTextFile(paths.cert) ?? '', ['CERTIFICATE']).der);
@@ -281,11 +177,8 @@ async function revoke({ options, paths, shared, lock }: RunInput, platform: Plat
   return removeRevokedSet(platform, options, paths, lock!, log);
 }
 
+/** A run of one set in this process: the sets of --renew-all and --renew-list, which share one CA session. */
 export async function run(input: RunInput, platform: Platform): Promise<number> {
-  const log: Log = input.options.verbosity ? (line) => platform.writeStderr(`acme-client: ${line}\n`) : () => {};
-  if (input.separate) {
-    const { issueSeparated, revokeSeparated } = await import('./run-separated.ts');
-    return input.plan.action === 'revoke' ? revokeSeparated(input, platform, log) : issueSeparated(input, platform, log);
-  }
+  const log = runLog(input.options, platform);
   return input.plan.action === 'revoke' ? revoke(input, platform, log) : issue(input, platform, log);
 }
