@@ -5,6 +5,8 @@
 /** Every file acme-client makes beside the ones it keeps starts with this, so a later run can find what a killed one left. */
 export const LEFTOVER_PREFIX = '.acme-client';
 const TEMPORARY_PREFIX = `${LEFTOVER_PREFIX}-tmp-`;
+/** temporaryName's parts: the writer's PID, and the name of the file it writes. */
+const TEMPORARY_NAME = /^\.acme-client-tmp-(\d+)-[0-9a-f]{8}-(.*)$/s;
 /**
  * A holder keeps its lock file's time fresh every LOCK_REFRESH_MS. Where its PID cannot be looked up (Deno without
  * --allow-run), a lock not refreshed for LOCK_STALE_MS is taken for left behind; where the PID runs, only a lock not
@@ -34,9 +36,19 @@ function randomHex(length: number): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(length)), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/**
+ * Whether a temporary file is an attempt to take a lock (or a takeover's lock). The holder of that lock may remove
+ * it whatever its writer: a writer killed mid-attempt leaves it, and a live one finds it gone and tries again. In
+ * Deno without --allow-run, which cannot tell a dead writer from a live one, nothing else would remove it until
+ * LOCK_STALE_MS has passed.
+ */
+export function isLockAttempt(name: string, lockFile: string): boolean {
+  return TEMPORARY_NAME.exec(name)?.[2]?.startsWith(lockFile) ?? false;
+}
+
 /** The PID in a temporary file's name, or undefined when the name is not one of ours. */
 export function temporaryWriter(name: string): number | undefined {
-  const match = /^\.acme-client-tmp-(\d+)-[0-9a-f]{8}-/.exec(name);
+  const match = TEMPORARY_NAME.exec(name);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -112,7 +124,10 @@ export class LockBusyError extends Error {
 export interface LockFiles {
   /** This process's ID. */
   readonly pid: number;
-  /** Creates `path` holding `text`, whole and synced to disk, unless something is there already (then false). */
+  /**
+   * Creates `path` holding `text`, whole and synced to disk, unless something is there already (then false, as when
+   * the holder of the lock removed this attempt's temporary file: see isLockAttempt).
+   */
   createExclusive(path: string, text: string): Promise<boolean>;
   readTextFileIfExists(path: string): Promise<string | undefined>;
   removeFileIfExists(path: string): Promise<boolean>;

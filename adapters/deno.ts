@@ -231,6 +231,9 @@ export async function writeNewFile(path: string, data: string | Uint8Array, mode
     await Deno.link(temporary, path);
   } catch (error) {
     if (error instanceof Deno.errors.AlreadyExists) return false;
+    // The holder of a set's lock removes the files of other runs' lock attempts (cli/cert-set.ts): a caller then
+    // tries again, as it does when the file exists.
+    if (error instanceof Deno.errors.NotFound && !(await Deno.stat(temporary).then(() => true, () => false))) return false;
     throw error;
   } finally {
     await Deno.remove(temporary).catch(() => undefined);

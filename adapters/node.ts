@@ -233,8 +233,9 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 }
 
 /**
- * Like writeFileAtomic, but only where nothing is yet: false, and nothing written, when `path` exists. A new key is
- * written this way, so a key that another process wrote a moment ago (and the CA may know) is never replaced.
+ * Like writeFileAtomic, but only where nothing is yet: false, and nothing written, when `path` exists (or when its
+ * temporary file was removed meanwhile, see below). A new key is written this way, so a key that another process
+ * wrote a moment ago (and the CA may know) is never replaced.
  */
 export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<boolean> {
   const temporary = await writeTemporary(path, data, mode);
@@ -242,6 +243,9 @@ export async function writeNewFile(path: string, data: string | Uint8Array, mode
     await link(temporary, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    // The holder of a set's lock removes the files of other runs' lock attempts (cli/cert-set.ts): a caller then
+    // tries again, as it does when the file exists.
+    if (isMissing(error) && !(await stat(temporary).then(() => true, () => false))) return false;
     throw error;
   } finally {
     await unlink(temporary).catch(() => undefined);

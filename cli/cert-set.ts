@@ -4,7 +4,7 @@
 // the new one, or a journal, which it carries out to the end (roll forward). It also removes what killed runs left.
 
 import { basenamePath, joinPath } from '../adapters/_path.ts';
-import { LEFTOVER_PREFIX, isLeftBehind, parseHolder, temporaryName, temporaryWriter, type HeldLock } from '../adapters/_lock.ts';
+import { LEFTOVER_PREFIX, isLeftBehind, isLockAttempt, parseHolder, temporaryName, temporaryWriter, type HeldLock } from '../adapters/_lock.ts';
 import type { CliPaths } from './defaults.ts';
 import { fileErrorReason, type CliPlatform, type CliRunPlatform } from './platform.ts';
 
@@ -136,7 +136,8 @@ export async function recoverSet(
       const writer = temporaryWriter(name);
       let left: boolean;
       if (writer !== undefined) {
-        left = gone.has(writer) || isLeftBehind(platform, writer, (await platform.modifiedTime(path)) ?? new Date(0));
+        left = gone.has(writer) || (lock !== undefined && writer !== platform.pid && isLockAttempt(name, LOCK_FILE))
+          || isLeftBehind(platform, writer, (await platform.modifiedTime(path)) ?? new Date(0));
       } else if (name.startsWith(`${LOCK_FILE}-takeover-`)) {
         const holder = parseHolder(platform.readTextFile(path) ?? '');
         left = !holder || isLeftBehind(platform, holder.pid, holder.since);

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { startAcmeProxy, type AcmeProxy } from '../_acme-proxy.ts';
@@ -104,6 +104,24 @@ for (const runtime of RUNTIMES) {
         await first.result;
       }
       assert.equal(serial(), before);
+    });
+
+    test(`[${runtime}] a lock attempt's file is removed by the run that holds the lock, whatever its writer; other temporary files of a live writer stay`, async () => {
+      // A run killed while it took the lock leaves its attempt; this process's PID stands for a writer that may be
+      // alive, which Deno without --allow-run cannot tell from a dead one.
+      const attempt = join(certs, `.acme-client-tmp-${process.pid}-0badf00d-.acme-client.lock`);
+      const staged = join(certs, `.acme-client-tmp-${process.pid}-0badf00d-cert.pem`);
+      writeFileSync(attempt, '{}\n');
+      writeFileSync(staged, 'not yet a certificate\n');
+      try {
+        const daily = await run(['-v']);
+        assert.equal(daily.code, 2, daily.stderr);
+        assert.match(daily.stderr, new RegExp(`^acme-client: removed ${attempt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, left by a run that was stopped$`, 'm'));
+        assert.equal(existsSync(attempt), false);
+        assert.equal(existsSync(staged), true, 'a live writer keeps its temporary file');
+      } finally {
+        rmSync(staged, { force: true });
+      }
     });
 
     test(`[${runtime}] the lock of a killed run is taken over${runtime === 'deno' ? ' once it goes stale (Deno cannot look up PIDs without --allow-run)' : ' at once'}`, async () => {
