@@ -7,12 +7,13 @@ import { dirnamePath } from '../adapters/_path.ts';
 import { KEY_DIR_MODE, KEY_FILE_MODE } from '../adapters/_shared.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import type { KeyType } from '../core/key-types.ts';
+import type { ExternalAccountBinding } from '../core/jws.ts';
 import { generateKey, type AcmeKey } from '../core/keys.ts';
 import { serveSigners } from '../core/signer-protocol.ts';
 import { localSigner, type KeySigner } from '../core/signer.ts';
 import { lineChannel } from '../core/_line-rpc.ts';
 import { fileErrorReason, readText, type KeyChildPlatform } from './platform.ts';
-import { persistingFirst, signGuard, type SignPolicy } from './sign-guard.ts';
+import { bindingAccounts, persistingFirst, signGuard, type SignPolicy } from './sign-guard.ts';
 
 /** One key file: where it is, what messages call it, and whether it may be made when it does not exist. */
 export interface KeyFileSpec {
@@ -87,7 +88,8 @@ export async function runKeyProcess(platform: KeyChildPlatform): Promise<number>
   // The network process asks for the write first, so the parent can log it; should it not, the key is written all
   // the same before the request that tells the CA of it.
   const signers: Record<string, KeySigner> = Object.fromEntries(Object.entries(held).map(([name, { key }]) => [name, localSigner(key)]));
-  if (signers.account) signers.account = persistingFirst(signers.account, persist);
+  let binding: ExternalAccountBinding | undefined;
+  if (signers.account) signers.account = persistingFirst(bindingAccounts(signers.account, () => binding), persist);
   const channel = lineChannel(platform.input, (bytes) => platform.write(bytes), 'the parent process');
   await serveSigners(channel, signers, signGuard(config.policy), 'the parent process', {
     // The parent asks first; a key that cannot be used fails there, with the file named.
@@ -96,6 +98,13 @@ export async function runKeyProcess(platform: KeyChildPlatform): Promise<number>
       return null;
     },
     persist: ({ key }) => persist(String(key)),
+    // From the parent, over this channel rather than the command line that ps(1) shows; the parent never passes
+    // this request on for the network process.
+    eab: ({ kid, hmacKey, algorithm }) => {
+      if (typeof kid !== 'string' || typeof hmacKey !== 'string') throw new Error('an external account binding needs a kid and an HMAC key');
+      binding = { kid, hmacKey, ...(typeof algorithm === 'string' && { algorithm: algorithm as ExternalAccountBinding['algorithm'] }) };
+      return null;
+    },
   });
   return 0;
 }

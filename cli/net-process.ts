@@ -32,7 +32,6 @@ export interface NetJob {
   names: string[];
   agreement?: string;
   email?: string;
-  eab?: { kid: string; hmacKey: string };
   mustStaple: boolean;
   preferredChain?: string;
   profile?: string;
@@ -132,7 +131,6 @@ async function issue(
     account: {
       termsOfServiceAgreed: true,
       ...(job.email !== undefined && { contact: [`mailto:${job.email}`] }),
-      ...(job.eab && { externalAccountBinding: job.eab }),
     },
     mustStaple: job.mustStaple,
     ...(job.preferredChain !== undefined && { preferredChain: job.preferredChain }),

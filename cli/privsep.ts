@@ -6,7 +6,7 @@
 import type { ChallengeTask, ChallengeType } from '../core/resources.ts';
 import type { PublicJwk } from '../core/engine.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
-import { dns01TxtValue } from '../core/jws.ts';
+import { dns01TxtValue, type ExternalAccountBinding } from '../core/jws.ts';
 import { jwkThumbprint } from '../core/keys.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
 import { RpcClient, lineChannel, serveRpc } from '../core/_line-rpc.ts';
@@ -26,6 +26,8 @@ export interface SeparatedRun {
   files: { cert: string; accountKey: string; domainKey: string };
   /** The key and network processes, started already (cli/children.ts); they end when the run does. */
   children: RunChildren;
+  /** The external account binding, handed to the key process alone: it adds it to the newAccount request it signs. */
+  eab?: ExternalAccountBinding;
   /** Answers the challenges of an issuance, unless the network process serves them on the standalone port. */
   responder?: ChallengeResponder;
   /** Serves the standalone port in this process, for a network process that may not bind it (Deno, below 1024). */
@@ -98,6 +100,7 @@ export async function runSeparated(platform: Platform, run: SeparatedRun, log: (
     // still fails the run before any request is signed.
     const ready = (async () => {
       await forward('check')({});
+      if (run.eab) await forward('eab')({ ...run.eab });
       const publicKeys = (await forward('keys')({})) as Record<string, { publicJwk: PublicJwk } | undefined>;
       const thumbprint = publicKeys.account ? await jwkThumbprint(publicKeys.account.publicJwk) : '';
       return run.beforeNetwork && !(await run.beforeNetwork()) ? undefined : { publicKeys, thumbprint };

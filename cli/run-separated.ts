@@ -73,7 +73,6 @@ async function issueSeparated(
       ...baseJob(platform, options, names, 'issue'),
       ...(options.agreement !== undefined && { agreement: options.agreement }),
       ...(options.email !== undefined && { email: options.email }),
-      ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
       ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
       ...(options.profile !== undefined && { profile: options.profile }),
       // RFC 9773 §5: the network process sends it only to a CA that offers ARI; one that does not could refuse it.
@@ -96,6 +95,7 @@ async function issueSeparated(
       job,
       files: filesOf(paths),
       children,
+      ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
       ...(responder && { responder }),
       ...(listener && { serveHere: async () => (responder = await openResponder(platform, options, paths, log)) }),
       // Another run may have issued this set while the keys were read; then there is nothing left to do.

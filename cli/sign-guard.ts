@@ -2,6 +2,7 @@
 // network process taken over by a hostile CA or a parser bug could then roll the account key over, deactivate the
 // account or revoke certificates. This guard signs only what the run the parent started needs, for its CA alone.
 
+import { signExternalAccountBinding, type ExternalAccountBinding } from '../core/jws.ts';
 import type { SignerGuard, SignRequest } from '../core/signer-protocol.ts';
 import type { CsrRequest, KeySigner } from '../core/signer.ts';
 import { compareIdentifiers, normalizeIdentifiers, type Identifier } from '../core/names.ts';
@@ -115,6 +116,25 @@ export function persistingFirst(account: KeySigner, persist: (name: 'account' | 
       if (header.kid === undefined) await once('account');
       if (typeof payload === 'object' && payload !== null && Object.hasOwn(payload, 'csr')) await once('domain');
       return account.signJws(payload, header);
+    },
+    createCsr: (request) => account.createCsr(request),
+  };
+}
+
+/**
+ * The account signer of the key process, which alone holds the external account binding's MAC key (RFC 8555 §7.3.4)
+ * once the parent hands it over: a newAccount request that creates an account gets the binding added to its payload
+ * here, over the account key and the request's URL, so the network process never holds the MAC key.
+ */
+export function bindingAccounts(account: KeySigner, binding: () => ExternalAccountBinding | undefined): KeySigner {
+  return {
+    publicJwk: account.publicJwk,
+    algorithm: account.algorithm,
+    signJws: async (payload, header) => {
+      const eab = binding();
+      const creates = header.kid === undefined && typeof payload === 'object' && payload !== null && !Object.hasOwn(payload, 'onlyReturnExisting');
+      if (!eab || !creates) return account.signJws(payload, header);
+      return account.signJws({ ...payload, externalAccountBinding: await signExternalAccountBinding(eab, account.publicJwk, header.url) }, header);
     },
     createCsr: (request) => account.createCsr(request),
   };

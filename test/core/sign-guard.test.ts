@@ -1,8 +1,12 @@
 // The key process's guard (cli/sign-guard.ts): what an issuance, a renewal and a revocation get signed, and the
-// requests a network process taken over could ask for and must be refused.
-import { assertThrows, test } from '../_harness.ts';
+// requests a network process taken over could ask for and must be refused; and the external account binding it adds.
+import { assertEquals, assertThrows, test } from '../_harness.ts';
+import { base64UrlDecode, utf8Decode } from '../../core/encoding.ts';
+import { signExternalAccountBinding, type ExternalAccountBinding, type JwsHeaderFields } from '../../core/jws.ts';
+import { generateKey } from '../../core/keys.ts';
 import { normalizeIdentifiers } from '../../core/names.ts';
-import { signGuard, type SignPolicy } from '../../cli/sign-guard.ts';
+import { localSigner } from '../../core/signer.ts';
+import { bindingAccounts, signGuard, type SignPolicy } from '../../cli/sign-guard.ts';
 
 const CA = 'https://ca.test:14000';
 const ACCOUNT = `${CA}/my-account/1`;
@@ -60,4 +64,18 @@ test('sign guard: -r gets the revocation of its certificate signed, by either ke
   assertThrows(() => guard.checkSign({ key: 'account', payload: { identifiers: [{ type: 'dns', value: 'a.example' }, { type: 'dns', value: 'b.example' }] }, header: byAccount('/new-order') }),
     Error, 'a revocation run only finds the account and revokes');
   assertThrows(() => guard.checkCsr('domain', { identifiers: normalizeIdentifiers(['a.example', 'b.example']) }), Error, 'this run revokes');
+});
+
+test('key process: a newAccount that creates an account gets the external account binding added, over the account key and its URL; nothing else does', async () => {
+  const account = localSigner(await generateKey('ec256'));
+  let eab: ExternalAccountBinding | undefined;
+  const signer = bindingAccounts(account, () => eab);
+  const payloadOf = async (payload: unknown, header: JwsHeaderFields) => JSON.parse(utf8Decode(base64UrlDecode((await signer.signJws(payload, header)).payload))) as Record<string, unknown>;
+  // Before the parent hands the binding over, and with none, the payload stays as asked.
+  assertEquals(await payloadOf({ termsOfServiceAgreed: true }, byKey('/new-acct')), { termsOfServiceAgreed: true });
+  eab = { kid: 'kid-1', hmacKey: 'c2VjcmV0LWtleS1mcm9tLXRoZS1jYQ' };
+  const created = await payloadOf({ termsOfServiceAgreed: true }, byKey('/new-acct'));
+  assertEquals(created.externalAccountBinding, await signExternalAccountBinding(eab, account.publicJwk, `${CA}/new-acct`));
+  assertEquals(await payloadOf({ onlyReturnExisting: true }, byKey('/new-acct')), { onlyReturnExisting: true });
+  assertEquals(await payloadOf({ identifiers: [] }, byAccount('/new-order')), { identifiers: [] });
 });

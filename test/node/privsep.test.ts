@@ -1,10 +1,12 @@
 // Privilege separation (cli/privsep.ts), checked from outside through /proc while a real run against Pebble is
 // paused by a test-only hook, in Node and in Deno, as root: the process connected to the CA runs as nobody and has
-// neither private key in its memory in any encoding; only the key process holds them, and it has no connection to
-// the CA; the network process is refused a key file and a write; a child that dies fails the run with one line,
-// leaves nothing running and changes nothing. The key process's refusals run against the real child over its pipes.
+// neither private key in its memory in any encoding, nor the external account binding's MAC key; only the key
+// process holds them, and it has no connection to the CA; the network process is refused a key file and a write; a
+// child that dies fails the run with one line, leaves nothing running and changes nothing. The key process's refusals
+// run against the real child over its pipes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
@@ -15,13 +17,15 @@ import { RpcClient, lineChannel } from '../../core/_line-rpc.ts';
 
 const NAMES = ['priv.example', 'www.priv.example'];
 const NOBODY = 65534;
+/** The CA requires external account binding, so that the tests see where its MAC key goes. */
+const EAB_KEY = randomBytes(32).toString('base64url');
 let pebble: Pebble;
 let webServer: WebrootServer;
 const work = tempDir('acme-privsep-');
 const www = join(work.dir, 'www');
 
 before(async () => {
-  pebble = await startPebble();
+  pebble = await startPebble({ eabKeys: { 'kid-1': EAB_KEY } });
   mkdirSync(www);
   webServer = await serveWebroot(www, pebble.httpPort);
 });
@@ -37,7 +41,7 @@ function setup(runtime: Runtime, name: string) {
   const certs = join(dir, 'certs');
   mkdirSync(certs, { recursive: true });
   const argv = (args: string[]) => ['--directory', pebble.directoryUrl, '-c', certs, '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem'),
-    '-C', www, '--key-type', 'ec256', ...args, ...NAMES];
+    '-C', www, '--key-type', 'ec256', '--eab-kid', 'kid-1', '--eab-hmac-key', EAB_KEY, ...args, ...NAMES];
   const run = (args: string[], hook?: string, onStderr?: (stderr: string, pid: number) => void) =>
     runCli(argv(args), { runtime, caFile: pebble.tlsCaFile, ...(hook && { env: { ACME_CLIENT_TEST_HOOK: hook } }), ...(onStderr && { onStderr }) });
   return { dir, certs, run };
@@ -51,7 +55,7 @@ for (const runtime of RUNTIMES) {
     const s = setup(runtime, 'split');
 
     test(`[${runtime}] paused with the certificate in hand: the one process connected to the CA is nobody and holds no key; only the key process does`, async () => {
-      let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number } | undefined;
+      let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number; macHolders: number[] } | undefined;
       let inspectError: unknown;
       const result = await s.run(['-nN'], 'pause', (stderr, pid) => {
         if (seen || inspectError || !stderr.includes('test hook: paused')) return;
@@ -64,7 +68,9 @@ for (const runtime of RUNTIMES) {
             const found = findInMemory(member, needles);
             if (found.length) holders[member] = found;
           }
-          seen = { commands: tree.map(commandLine), connected, netUid: connected.length === 1 ? uidOf(connected[0]!) : -1, holders, keyPid: tree.find(isKeyProcess) ?? -1 };
+          // The parent holds the MAC key as its command line does; the key process adds the binding; the network process never sees the key.
+          const macHolders = tree.filter((member) => findInMemory(member, { text: Buffer.from(EAB_KEY), raw: Buffer.from(EAB_KEY, 'base64url') }).length > 0);
+          seen = { commands: tree.map(commandLine), connected, netUid: connected.length === 1 ? uidOf(connected[0]!) : -1, holders, keyPid: tree.find(isKeyProcess) ?? -1, macHolders };
           process.kill(connected[0]!, 'SIGUSR2');
         } catch (error) {
           inspectError = error;
@@ -81,6 +87,8 @@ for (const runtime of RUNTIMES) {
       assert.deepEqual(Object.keys(seen.holders).map(Number), [seen.keyPid], JSON.stringify(seen.holders));
       assert.ok(seen.holders[seen.keyPid]!.includes('account key JWK d') && seen.holders[seen.keyPid]!.includes('domain key JWK d'), seen.holders[seen.keyPid]!.join(', '));
       assert.ok(!seen.connected.includes(seen.keyPid));
+      assert.ok(seen.macHolders.includes(seen.keyPid), `the external account binding's MAC key is not in the key process: ${seen.macHolders.join(', ')}`);
+      assert.ok(!seen.macHolders.includes(seen.connected[0]!), 'the network process holds the MAC key');
     });
 
     test(`[${runtime}] the network process is refused a key file and a write, and says so through the test hook`, async () => {
