@@ -3,7 +3,7 @@
 // protocol on stdio. No protocol logic here.
 
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
-import type { Agent, IncomingMessage, RequestOptions } from 'node:http';
+import type { Agent, IncomingMessage } from 'node:http';
 import type { Interface as LineReader } from 'node:readline';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -109,32 +109,26 @@ function refusal(message: string, code: string): TypeError {
 export function createNodeFetch(userAgent: string): ClosingFetch {
   // node:http and node:https load with the first request of their protocol: a process that never fetches (the parent
   // of a split issuance, cli/privsep.ts, which only writes files) does not pay for them.
-  type Send = (url: URL, options: RequestOptions, onResponse: (message: IncomingMessage) => void) => { on(event: 'error', listener: (error: Error) => void): void; end(body?: string): void };
-  const transports = new Map<string, Promise<{ send: Send; agent: Agent }>>();
+  const transports: Partial<Record<'https:' | 'http:', Promise<{ send: typeof import('node:http').request; agent: Agent }>>> = {};
   const agents: Agent[] = [];
-  const transportFor = (protocol: 'https:' | 'http:') => {
-    let transport = transports.get(protocol);
-    if (!transport) {
-      transport = (protocol === 'https:' ? import('node:https') : import('node:http')).then(({ request, Agent: KeepAlive }) => {
-        const agent = new KeepAlive({ keepAlive: true });
-        agents.push(agent);
-        return { send: request as Send, agent };
-      });
-      transports.set(protocol, transport);
-    }
-    return transport;
-  };
+  const transportFor = (protocol: 'https:' | 'http:') =>
+    (transports[protocol] ??= (protocol === 'https:' ? import('node:https') : import('node:http')).then(({ request, Agent: KeepAlive }) => {
+      const agent = new KeepAlive({ keepAlive: true });
+      agents.push(agent);
+      return { send: request, agent };
+    }));
   const once = async (url: URL, init: RequestInit): Promise<IncomingMessage> => {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refusal(`Cannot fetch ${url.href}: only http and https are supported`, 'ERR_INVALID_PROTOCOL');
-    if (init.body != null && typeof init.body !== 'string') throw refusal('Cannot fetch: only string bodies are supported', 'ERR_INVALID_ARG_TYPE');
+    const body = init.body ?? undefined;
+    if (body !== undefined && typeof body !== 'string') throw refusal('Cannot fetch: only string bodies are supported', 'ERR_INVALID_ARG_TYPE');
     const headers = requestHeaders(init.headers);
     headers['user-agent'] ??= userAgent;
-    if (init.body != null) headers['content-length'] = String(Buffer.byteLength(init.body));
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const { send, agent } = await transportFor(url.protocol);
     return new Promise((resolve, reject) => {
       const request = send(url, { method: init.method ?? 'GET', headers, agent, ...(init.signal && { signal: init.signal }) }, resolve);
       request.on('error', reject);
-      request.end((init.body as string | null | undefined) ?? undefined);
+      request.end(body);
     });
   };
   const fetch = async (input: string | URL | { url: string }, init: RequestInit = {}) => {

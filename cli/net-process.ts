@@ -177,10 +177,11 @@ export async function runNetProcess(platform: NetChildPlatform): Promise<number>
   const parent = new RpcClient(lineChannel(platform.input, (bytes) => platform.write(bytes), 'the parent process'), 'the parent process');
   // The parent closes the channel when the run ends without this process (a bad key file, a set another run just
   // issued): whatever it is doing then, a directory read or a wait between tries, it ends.
-  return Promise.race([work(platform, parent), parent.done.then(() => 1)]);
+  return Promise.race([runJob(platform, parent), parent.done.then(() => 1)]);
 }
 
-async function work(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
+/** Asks the parent for the job and carries it out, reporting the outcome as done or failed. */
+async function runJob(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
   const { job, files } = (await parent.call('job')) as { job: NetJob; files: { cert: string; accountKey: string; domainKey: string } };
   await testHook(platform, parent, 'start');
   // The server starts beside the directory read: under Node it waits for the socket the parent hands over.
