@@ -42,6 +42,6 @@ runCommand({
   exit: (code) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code))),
   load: loadNodePlatform,
   isRoot: () => process.getuid?.() === 0,
-  // build.ts puts each child's entry beside this bundle.
-  startChild: async (spec) => (await import('./node-children.ts')).startNodeChild(`${__dirname}/${spec.role}-child.cjs`, spec),
+  // build.ts puts each child's entry in the folder child beside this bundle.
+  startChild: async (spec) => (await import('./node-children.ts')).startNodeChild(`${__dirname}/child/${spec.role}-child.cjs`, spec),
 });

@@ -7,13 +7,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { RUNTIMES, closeServer, runCli, serveWebroot, snapshotTree, tempDir, type Runtime, type WebrootServer } from './_cli.ts';
 import { commandLine, findInMemory, keyNeedles, processTree, processesConnectedTo, uidOf } from './_proc.ts';
 import { startNodeChild } from '../../cli/node-children.ts';
 import { RpcClient, lineChannel } from '../../core/_line-rpc.ts';
+import { publicKeyFromSpki } from '../../core/spki.ts';
 
 const NAMES = ['priv.example', 'www.priv.example'];
 const NOBODY = 65534;
@@ -124,16 +126,27 @@ for (const runtime of RUNTIMES) {
   });
 }
 
-test('[node] the key process refuses a JWS for another origin and a key change during a renewal, over its own pipes', async () => {
-  const dir = join(work.dir, 'refusals');
-  mkdirSync(dir);
+/** The key process of dist/cli, over its own pipes, for the CA https://ca.test and the name a.example. */
+function startKeyProcess(dir: string, account: { path: string; mayCreate: boolean }) {
   const config = {
-    keys: { account: { path: join(dir, 'account.pem'), what: 'account key', createFlag: '-n', mayCreate: true, optional: false } },
+    keys: { account: { ...account, what: 'account key', createFlag: '-n', optional: false } },
     keyType: 'ec256',
     policy: { origin: 'https://ca.test', names: ['a.example'] },
   };
-  const child = startNodeChild(join(import.meta.dirname, '../../dist/cli/key-child.cjs'), { role: 'key', args: [JSON.stringify(config)], read: [dir], write: [dir], net: [] });
+  const child = startNodeChild(join(import.meta.dirname, '../../dist/cli/child/key-child.cjs'), { role: 'key', args: [JSON.stringify(config)], read: [dir], write: [dir], net: [] });
   const keys = new RpcClient(lineChannel(child.output, (bytes) => child.write(bytes), 'the key process'), 'the key process');
+  const signNewAccount = () => keys.call('sign', { key: 'account', header: { url: 'https://ca.test/new-acct', nonce: 'abc' }, payload: { termsOfServiceAgreed: true } });
+  const stop = async () => {
+    child.endInput();
+    assert.equal(await child.exited, 'exited with status 0');
+  };
+  return { keys, signNewAccount, stop };
+}
+
+test('[node] the key process refuses a JWS for another origin and a key change during a renewal, over its own pipes', async () => {
+  const dir = join(work.dir, 'refusals');
+  mkdirSync(dir);
+  const { keys, signNewAccount, stop } = startKeyProcess(dir, { path: join(dir, 'account.pem'), mayCreate: true });
   try {
     await keys.call('check');
     await assert.rejects(keys.call('sign', { key: 'account', header: { url: 'https://evil.test/new-acct', nonce: 'abc' }, payload: { termsOfServiceAgreed: true } }),
@@ -144,11 +157,27 @@ test('[node] the key process refuses a JWS for another origin and a key change d
     }), { message: 'The key process refuses to sign an account key change for https://ca.test/key-change: this run does not need it' });
     // Refusals sign nothing, so the new key was never written; a request it allows writes it first.
     assert.equal(existsSync(join(dir, 'account.pem')), false);
-    const jws = await keys.call('sign', { key: 'account', header: { url: 'https://ca.test/new-acct', nonce: 'abc' }, payload: { termsOfServiceAgreed: true } });
+    const jws = await signNewAccount();
     assert.equal(typeof (jws as { signature: unknown }).signature, 'string');
     assert.equal(existsSync(join(dir, 'account.pem')), true);
   } finally {
-    child.endInput();
-    assert.equal(await child.exited, 'exited with status 0');
+    await stop();
+  }
+});
+
+test('[node] the key process loads a SEC1 key without its public point, from the curve arithmetic kept in a file apart', async () => {
+  const dir = join(work.dir, 'sec1-no-public');
+  mkdirSync(dir);
+  const path = join(dir, 'account.pem');
+  const withPoint = execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout'], { encoding: 'utf8' });
+  writeFileSync(path, execFileSync('openssl', ['ec', '-no_public'], { input: withPoint, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] }), { mode: 0o600 });
+  const expected = publicKeyFromSpki(execFileSync('openssl', ['pkey', '-pubout', '-outform', 'DER'], { input: withPoint }));
+  const { keys, signNewAccount, stop } = startKeyProcess(dir, { path, mayCreate: false });
+  try {
+    await keys.call('check');
+    const jws = await signNewAccount() as { protected: string };
+    assert.deepEqual(JSON.parse(Buffer.from(jws.protected, 'base64url').toString()).jwk, expected);
+  } finally {
+    await stop();
   }
 });
