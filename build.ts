@@ -128,7 +128,6 @@ async function buildLibrary(): Promise<void> {
 
 /** What the CLI loads only once a certificate has to change, by dynamic import from the entry. */
 const CLI_LAZY_MODULES: Record<string, string> = {
-  run: 'cli/run.ts',
   'set-files': 'cli/set-files.ts',
   'run-separated': 'cli/run-separated.ts',
   'renew-many': 'cli/renew-many.ts',

@@ -1,13 +1,12 @@
-// What one run shares with its CA, however many certificate sets it works on (--renew-all, --renew-list): one pool of
-// connections and one of nonces, the directory read once, and what must happen once per key file, such as the
-// account registered for an account key. Loaded by dynamic import when the first set talks to the CA; the run closes
-// it when its last set is done, so no connection outlives the run's work.
+// What this process shares with the CA, however many certificate sets a run works on (--renew-all, --renew-list): one
+// pool of connections for the renewal windows it asks (RFC 9773, cli/ari-query.ts), which need no key and decide
+// whether the run splits at all; everything else goes through the network process (cli/privsep.ts). Loaded by dynamic
+// import when the first set asks; the run closes it when its last set is done, so no connection outlives the run's work.
 
 import type { ClosingFetch } from '../adapters/_shared.ts';
-import { AcmeClient, fetchDirectory } from '../core/client.ts';
-import type { Directory } from '../core/resources.ts';
+import { fetchDirectory } from '../core/client.ts';
 import { Transport, type TransportOptions } from '../core/http.ts';
-import type { AcmeKey } from '../core/keys.ts';
+import type { Directory } from '../core/resources.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf } from './defaults.ts';
 import type { CliPlatform, CliRunPlatform } from './platform.ts';
@@ -20,10 +19,10 @@ function traceOn(platform: CliPlatform, options: CliOptions): Pick<TransportOpti
 
 export class CaSession {
   readonly #fetch: ClosingFetch;
-  /** Requests the run makes once for all its sets (the directory); the sets' own transports share its pools. */
+  /** The sets' transports share its pools. */
   readonly #transport: Transport;
   readonly #options: CliOptions;
-  readonly #made = new Map<string, Promise<unknown>>();
+  #directory?: Promise<Directory>;
 
   /** No I/O: the first request opens the first connection. */
   constructor(platform: CliPlatform & CliRunPlatform, options: CliOptions) {
@@ -44,24 +43,9 @@ export class CaSession {
     return this.#transport.share(traceOn(platform, this.#options));
   }
 
-  /**
-   * What `make` gives for `what`, made once in this run however many sets ask at the same moment. A failure is
-   * shared too: the sets would only repeat the same request and be refused alike.
-   */
-  once<T>(what: string, make: () => Promise<T>): Promise<T> {
-    let made = this.#made.get(what) as Promise<T> | undefined;
-    if (!made) this.#made.set(what, (made = make()));
-    return made;
-  }
-
-  /** The CA's directory (RFC 8555 §7.1.1). */
+  /** The CA's directory (RFC 8555 §7.1.1), read once for all the sets; a failure is every set's. */
   directory(): Promise<Directory> {
-    return this.once('directory', () => fetchDirectory(directoryUrlOf(this.#options), this.#transport));
-  }
-
-  /** A client for this key over `transport`; given the account URL, it never asks the CA for it. */
-  async client(transport: Transport, accountKey: AcmeKey, accountUrl?: string): Promise<AcmeClient> {
-    return new AcmeClient(await this.directory(), { accountKey, ...(accountUrl !== undefined && { accountUrl }) }, transport);
+    return (this.#directory ??= fetchDirectory(directoryUrlOf(this.#options), this.#transport));
   }
 
   /** Closes every connection to the CA. */

@@ -4,8 +4,8 @@
 
 import { dirnamePath } from '../adapters/_path.ts';
 import { listenPermission, type CliOptions } from './args.ts';
-import { directoryUrlOf, type CliPaths } from './defaults.ts';
-import type { KeyProcessConfig } from './key-process.ts';
+import { directoryUrlOf, resolvePaths, type CliPaths } from './defaults.ts';
+import type { KeyFileSpec, KeyProcessConfig } from './key-process.ts';
 import type { ChildHandle, CliPlatform } from './platform.ts';
 
 /** Looked up in this order when --user is not given, as acme-client-portable and Debian's packages name the account. */
@@ -41,8 +41,8 @@ export function dnsServersOf(platform: CliPlatform, server: string | undefined):
   return [...text.matchAll(/^nameserver\s+(\S+)/gm)].map(([, address]) => withPort(address!));
 }
 
-/** The key process's files: each key, and whether this run may make it (-n, -N) or, revoking, may lack it. */
-function keyFiles(options: CliOptions, paths: CliPaths, revoking: boolean): KeyProcessConfig['keys'] {
+/** The key process's files of one set: each key, and whether this run may make it (-n, -N) or, revoking, may lack it. */
+export function keyFiles(options: CliOptions, paths: CliPaths, revoking = false): { account: KeyFileSpec; domain: KeyFileSpec } {
   return {
     account: { path: paths.accountKey, what: 'account key', createFlag: '-n', mayCreate: !revoking && options.createAccountKey, optional: revoking },
     domain: { path: paths.domainKey, what: 'domain key', createFlag: '-N', mayCreate: !revoking && options.createDomainKey, optional: revoking },
@@ -68,18 +68,11 @@ async function stopChild(child: ChildHandle): Promise<void> {
   }
 }
 
-/**
- * Starts the key process, which reads the keys of `names` (or makes the ones -n/-N allow) and signs for this CA alone,
- * and the network process, which may connect to the CA (and the CAA pre-check's DNS servers) and runs unprivileged.
- * `revokeDer` (base64url) is the one certificate a revocation may sign for.
- */
-export async function startRunChildren(
-  platform: CliPlatform, options: CliOptions, paths: CliPaths, names: string[], revokeDer?: string,
-): Promise<RunChildren> {
-  const keys = keyFiles(options, paths, revokeDer !== undefined);
+/** What the key process may read and write: each key file, or its folder where the run may make it. */
+function keyGrants(specs: KeyFileSpec[]): { read: string[]; write: string[] } {
   const read: string[] = [];
   const write: string[] = [];
-  for (const spec of Object.values(keys)) {
+  for (const spec of specs) {
     if (!spec.mayCreate) {
       read.push(spec.path);
       continue;
@@ -89,15 +82,25 @@ export async function startRunChildren(
     read.push(dirnamePath(spec.path));
     write.push(dirnamePath(spec.path));
   }
+  return { read, write };
+}
+
+/**
+ * Starts the key process with `config`, which reads the keys it names (or makes the ones -n/-N allow) and signs for
+ * this CA alone, and the network process, which may connect to the CA (and the CAA pre-check's DNS servers) and runs
+ * unprivileged. `grants` are the key files and folders the key process may touch.
+ */
+async function startChildren(
+  platform: CliPlatform, options: CliOptions, config: KeyProcessConfig, grants: { read: string[]; write: string[] }, revoking: boolean,
+): Promise<RunChildren> {
   const ca = new URL(directoryUrlOf(options));
   const caPort = ca.port || (ca.protocol === 'https:' ? '443' : '80');
-  const config: KeyProcessConfig = { keys, keyType: options.keyType, policy: { origin: ca.origin, names, ...(revokeDer !== undefined && { revoke: revokeDer }) } };
-  const net = [`${ca.host.replace(/:\d+$/, '')}:${caPort}`, ...(options.caaCheck && revokeDer === undefined ? dnsServersOf(platform, options.dnsServer) : [])];
+  const net = [`${ca.host.replace(/:\d+$/, '')}:${caPort}`, ...(options.caaCheck && !revoking ? dnsServersOf(platform, options.dnsServer) : [])];
   // An issuance's --standalone or --standalone-tls port is served by the network process (cli/run-separated.ts).
-  const listen = revokeDer === undefined ? options.standalone ?? options.standaloneTls : undefined;
+  const listen = revoking ? undefined : options.standalone ?? options.standaloneTls;
   if (listen) net.push(listenPermission(listen));
   const user = networkUser(platform, options.user);
-  const key = await platform.startChild({ role: 'key', args: [JSON.stringify(config)], read, write, net: [] });
+  const key = await platform.startChild({ role: 'key', args: [JSON.stringify(config)], ...grants, net: [] });
   let netChild: ChildHandle;
   try {
     netChild = await platform.startChild({ role: 'net', args: [], read: [], write: [], net, ...(user && { user }), ...(listen && { listens: true }) });
@@ -108,6 +111,36 @@ export async function startRunChildren(
   let stopped: Promise<void> | undefined;
   return { key, net: netChild, stop: () => (stopped ??= Promise.all([stopChild(key), stopChild(netChild)]).then(() => {})) };
 }
+
+/**
+ * The children of a run for the one set at `paths`, named `names`: the key process starts with its two keys.
+ * `revokeDer` (base64url) is the one certificate a revocation may sign for.
+ */
+export function startRunChildren(platform: CliPlatform, options: CliOptions, paths: CliPaths, names: string[], revokeDer?: string): Promise<RunChildren> {
+  const keys = keyFiles(options, paths, revokeDer !== undefined);
+  const policy = { origin: new URL(directoryUrlOf(options)).origin, names: { domain: names }, ...(revokeDer !== undefined && { revoke: revokeDer }) };
+  return startChildren(platform, options, { keys, keyType: options.keyType, policy }, keyGrants(Object.values(keys)), revokeDer !== undefined);
+}
+
+/**
+ * The children of --renew-all's or --renew-list's run: the key process starts with no key, and the parent adds each
+ * set's as the run comes to it. It may touch the folders that -m puts every set's keys in: the tree's private/ for the
+ * domain keys, and -f's file or else the default account key's folder.
+ */
+export function startManyChildren(platform: CliPlatform, options: CliOptions, tree: string): Promise<RunChildren> {
+  const specs = keyFiles(options, resolvePaths({ ...options, multiple: true }, 'any.invalid', tree));
+  const grants: { read: string[]; write: string[] } = { read: [], write: [] };
+  for (const [spec, perSet] of [[specs.account, options.accountKey === undefined], [specs.domain, true]] as const) {
+    // -m puts each set's key in a folder of the set's name, so the folder above holds every set's.
+    const folder = perSet ? dirnamePath(dirnamePath(spec.path)) : undefined;
+    const granted = folder ? { read: [folder], write: spec.mayCreate ? [folder] : [] } : keyGrants([spec]);
+    grants.read.push(...granted.read);
+    grants.write.push(...granted.write);
+  }
+  const policy = { origin: new URL(directoryUrlOf(options)).origin, names: {} };
+  return startChildren(platform, options, { keys: {}, keyType: options.keyType, policy }, grants, false);
+}
+
 /** How a child ended, in the words the failure line uses. */
 export function endedHow(code: number | null, signal: string | null): string {
   return signal ? `was killed by ${signal}` : `exited with status ${code}`;

@@ -10,6 +10,7 @@ import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import { HELP, parseArgs, type CliOptions } from './args.ts';
 import type { CaSession } from './ca-session.ts';
+import type { RunSession } from './run-separated.ts';
 import type { RunInput } from './set-files.ts';
 import { resolvePaths, type CliPaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED, planRun, type Plan } from './plan.ts';
@@ -89,8 +90,9 @@ export interface RunShared {
   session(): Promise<CaSession>;
   /** One that several sets share (--renew-all); each set leaves it open. */
   responder?: ChallengeResponder;
+  /** The split session that several sets share (--renew-all), opened by the first set that changes; each leaves it open. */
+  split?(): Promise<RunSession>;
 }
-
 
 /** What the files say: the plan, and cert.pem's text it started from. */
 async function planSet(
@@ -142,11 +144,11 @@ export async function processSet(
   // Leftovers mean a set that may be half changed, so it is read only once they are dealt with.
   const first = leftovers ? undefined : await planSet(platform, options, identifiers, paths, shared);
   if (first?.plan.action === 'unchanged') return unchanged(platform, options, paths, first.plan, EXIT_UNCHANGED);
-  // One domain set runs split over the key and network processes (cli/privsep.ts). The sets of --renew-all and
-  // --renew-list share one responder and one CA session in this process, which one network process per set would not.
-  // The children start as soon as the plan says a certificate will be issued, so that their runtimes' start-ups
-  // overlap this process's loading, lock and checks; a revocation's start later, with the certificate they may revoke.
-  const separate = shared.responder ? undefined : {
+  // Every run is split over the key and network processes (cli/privsep.ts). One set's children start as soon as the
+  // plan says a certificate will be issued, so that their runtimes' start-ups overlap this process's loading, lock and
+  // checks; a revocation's start later, with the certificate they may revoke. The sets of --renew-all and
+  // --renew-list share the run's children, which the first set that changes starts.
+  const separate = shared.split ? undefined : {
     ...((first?.plan.action === 'issue' || first?.plan.action === 'renew') && {
       children: import('./children.ts').then(({ startRunChildren }) => startRunChildren(platform, options, paths, identifiers.map((identifier) => identifier.value))),
     }),
@@ -174,10 +176,8 @@ async function processLockedSet(
   platform: CliPlatform, options: CliOptions, identifiers: Identifier[], paths: CliPaths, shared: RunShared,
   { folders, leftovers, first, separate }: BeforeLock,
 ): Promise<{ code: number; plan: Plan }> {
-  // A split run's parent loads the file side alone (cli/run-separated.ts); the protocol is the network process's.
-  const [{ run }, { lockPathOf }, runPlatform] = await Promise.all([
-    separate ? import('./run-separated.ts') : import('./run.ts'), import('./cert-set.ts'), platform.load(),
-  ]);
+  // The parent loads the file side alone (cli/run-separated.ts); the protocol is the network process's.
+  const [{ run }, { lockPathOf }, runPlatform] = await Promise.all([import('./run-separated.ts'), import('./cert-set.ts'), platform.load()]);
   const full = { ...platform, ...runPlatform };
   // No folder yet: nothing to lock or complete, at most temporary files to remove; the run makes it (-m) and locks it.
   const lockPath = lockPathOf(paths);

@@ -5,10 +5,11 @@
 
 import { AcmeClient, fetchDirectory } from '../core/client.ts';
 import { Transport, type TransportOptions } from '../core/http.ts';
-import type { ChallengeTask, ChallengeType } from '../core/resources.ts';
+import type { ChallengeTask, ChallengeType, Directory } from '../core/resources.ts';
 import { pemDecode } from '../core/encoding.ts';
 import { isAlreadyRevoked } from '../core/errors.ts';
 import { issueCertificate, type FlowEvent } from '../core/flow.ts';
+import { checkProfile } from '../core/profiles.ts';
 import { connectSigners } from '../core/signer-protocol.ts';
 import type { KeySigner } from '../core/signer.ts';
 import { certificateMatchesKey, parseCertificate } from '../core/x509.ts';
@@ -20,16 +21,28 @@ import { persistingFirst } from './sign-guard.ts';
 import { serialOf } from './renewal-info.ts';
 import { userAgent } from './version.ts';
 
-/** What the parent asks the network process to do; it sends this over the channel, never on the command line. */
-export interface NetJob {
-  mode: 'issue' | 'revoke';
+/** What the parent tells the network process once, before any set: the CA, and how to talk to it. */
+export interface NetSession {
   directoryUrl: string;
   /** The parent's runtime, for the User-Agent (RFC 8555 §6.1). */
   runtime: string;
   verbosity: number;
-  /** --retry-time, in seconds. */
+  /** --retry-time, in seconds: each set's requests get this long to get through. */
   retryTime?: number;
+  /** --standalone or --standalone-tls: this process serves the challenges itself, on the port its parent bound. */
+  standalone?: { type: StandaloneType; address: ListenAddress };
+}
+
+/** One set's work, handed over once the set's keys are read and its lock is held; it never comes on the command line. */
+export interface NetJob {
+  id: number;
+  mode: 'issue' | 'revoke';
   names: string[];
+  /** The names the key process serves the set's keys under. */
+  accountKey: string;
+  domainKey: string;
+  /** Files named in this process's messages; it cannot read them. */
+  files: { cert: string; accountKey: string; domainKey: string };
   agreement?: string;
   email?: string;
   mustStaple: boolean;
@@ -41,8 +54,6 @@ export interface NetJob {
   caa?: { dnsServer?: string };
   /** The challenge types the parent's responder answers, most preferred first. */
   responderTypes: ChallengeType[];
-  /** --standalone or --standalone-tls: this process serves the challenges itself, on the port its parent bound. */
-  standalone?: { type: StandaloneType; address: ListenAddress };
   /** -r: the certificate to revoke. */
   certificatePem?: string;
 }
@@ -113,33 +124,67 @@ async function testHook(platform: NetChildPlatform, parent: RpcClient, point: 's
   }
 }
 
-async function issue(
-  platform: NetChildPlatform, parent: RpcClient, job: NetJob, signers: Record<string, KeySigner>, client: AcmeClient, served: StandaloneResponder | undefined,
-): Promise<NetIssued> {
-  const terms = client.directory.meta.termsOfService;
-  if (job.agreement !== undefined && terms !== job.agreement) {
-    await parent.call('warn', { line: `warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${job.agreement}` });
+/** What the sets of a run share in this process: the CA's directory, its connections and nonces, and one account per account key. */
+interface NetShared {
+  platform: NetChildPlatform;
+  parent: RpcClient;
+  session: NetSession;
+  transport: Transport;
+  directory: Promise<Directory>;
+  /** Set when this process serves the standalone port, for every set. */
+  served?: StandaloneResponder;
+  accounts: Map<string, Promise<string>>;
+}
+
+/**
+ * The account of `job`'s account key, registered (or found, RFC 8555 §7.3.1) once however many sets use it at the same
+ * moment; a failure is every such set's, as they would only be refused alike.
+ */
+function accountOf(shared: NetShared, job: NetJob, client: AcmeClient): Promise<string> {
+  let account = shared.accounts.get(job.accountKey);
+  if (!account) {
+    account = (async () => {
+      const terms = client.directory.meta.termsOfService;
+      if (job.agreement !== undefined && terms !== job.agreement) {
+        await shared.parent.call('warn', { id: job.id, line: `warning: the CA's terms of service are ${terms ?? 'not stated'}, not ${job.agreement}` });
+      }
+      const { url, created } = await client.createAccount({
+        termsOfServiceAgreed: true,
+        ...(job.email !== undefined && { contact: [`mailto:${job.email}`] }),
+      });
+      void shared.parent.call('log', { id: job.id, line: describeEvent({ kind: 'account', url, created }) });
+      void shared.parent.call('checkpoint', { name: 'account' });
+      return url;
+    })();
+    shared.accounts.set(job.accountKey, account);
   }
-  const answer = (op: 'present' | 'cleanup') => async (task: ChallengeTask) => void (await parent.call(op, { task }));
+  return account;
+}
+
+async function issue(shared: NetShared, job: NetJob, signers: Record<string, KeySigner>, transport: Transport): Promise<NetIssued> {
+  const { parent, platform } = shared;
+  const accountKey = persistingFirst(signers[job.accountKey]!, (which) => parent.call('persist', { id: job.id, key: which === 'account' ? job.accountKey : job.domainKey }));
+  const directory = await shared.directory;
+  // As issueCertificate would: a profile the CA does not offer fails before any account is created.
+  if (job.profile !== undefined) checkProfile(directory, job.profile);
+  const accountUrl = await accountOf(shared, job, new AcmeClient(directory, { accountKey }, transport));
+  const client = new AcmeClient(directory, { accountKey, accountUrl }, transport);
+  const answer = (op: 'present' | 'cleanup') => async (task: ChallengeTask) => void (await parent.call(op, { id: job.id, task }));
   const issued = await issueCertificate({
     client,
     identifiers: job.names,
-    certificateKey: signers.domain!,
+    certificateKey: signers[job.domainKey]!,
     // A challenge server of its own answers from what this process knows: key authorizations are public (RFC 8555
     // §8.1). Every other way is the parent's, which rebuilds each challenge from its checked token.
-    responder: served ?? { types: job.responderTypes, present: answer('present'), cleanup: answer('cleanup') },
-    account: {
-      termsOfServiceAgreed: true,
-      ...(job.email !== undefined && { contact: [`mailto:${job.email}`] }),
-    },
+    responder: shared.served ?? { types: job.responderTypes, present: answer('present'), cleanup: answer('cleanup') },
     mustStaple: job.mustStaple,
     ...(job.preferredChain !== undefined && { preferredChain: job.preferredChain }),
     ...(job.profile !== undefined && { profile: job.profile }),
     ...(job.replaces !== undefined && client.directory.renewalInfo && { replaces: job.replaces }),
     ...(job.caa && { caaResolver: platform.caaResolver(job.caa.dnsServer) }),
     onProgress: (event) => {
-      void parent.call(event.kind === 'replaces-refused' ? 'warn' : 'log', { line: describeEvent(event) });
-      if (event.kind === 'account' || event.kind === 'order' || event.kind === 'certificate') void parent.call('checkpoint', { name: event.kind });
+      void parent.call(event.kind === 'replaces-refused' ? 'warn' : 'log', { id: job.id, line: describeEvent(event) });
+      if (event.kind === 'order' || event.kind === 'certificate') void parent.call('checkpoint', { name: event.kind });
     },
   });
   await testHook(platform, parent, 'certificate');
@@ -153,12 +198,14 @@ async function issue(
 }
 
 /** RFC 8555 §7.6: the domain key signs when it is the certificate's key, otherwise the account that holds it. */
-async function revoke(job: NetJob, signers: Record<string, KeySigner>, connect: (signer: KeySigner) => Promise<AcmeClient>, files: { cert: string; accountKey: string; domainKey: string }): Promise<NetRevoked> {
+async function revoke(shared: NetShared, job: NetJob, signers: Record<string, KeySigner>, transport: Transport): Promise<NetRevoked> {
+  const { files } = job;
   const certificate = parseCertificate(pemDecode(job.certificatePem ?? '', ['CERTIFICATE']).der);
-  const certificateKey = signers.domain && certificateMatchesKey(certificate, signers.domain.publicJwk) ? signers.domain : undefined;
-  const signer = certificateKey ?? signers.account;
+  const domainKey = signers[job.domainKey];
+  const certificateKey = domainKey && certificateMatchesKey(certificate, domainKey.publicJwk) ? domainKey : undefined;
+  const signer = certificateKey ?? signers[job.accountKey];
   if (!signer) throw new Error(`Cannot revoke ${files.cert}: the domain key ${files.domainKey} is not its key, and the account key ${files.accountKey} does not exist`);
-  const client = await connect(signer);
+  const client = new AcmeClient(await shared.directory, { accountKey: signer }, transport);
   try {
     if (certificateKey) {
       await client.revokeCertificate(certificate.der, { certificateKey });
@@ -177,38 +224,55 @@ export async function runNetProcess(platform: NetChildPlatform): Promise<number>
   const parent = new RpcClient(lineChannel(platform.input, (bytes) => platform.write(bytes), 'the parent process'), 'the parent process');
   // The parent closes the channel when the run ends without this process (a bad key file, a set another run just
   // issued): whatever it is doing then, a directory read or a wait between tries, it ends.
-  return Promise.race([runJob(platform, parent), parent.done.then(() => 1)]);
+  return Promise.race([serveSession(platform, parent), parent.done.then(() => 0)]);
 }
 
-/** Asks the parent for the job and carries it out, reporting the outcome as done or failed. */
-async function runJob(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
-  const { job, files } = (await parent.call('job')) as { job: NetJob; files: { cert: string; accountKey: string; domainKey: string } };
+/** -vv: the trace lines go to the parent, with the set they belong to. */
+function traceTo(parent: RpcClient, session: NetSession, id?: number): Pick<TransportOptions, 'trace'> {
+  return session.verbosity >= 2 ? { trace: (line) => void parent.call('log', { ...(id !== undefined && { id }), line }) } : {};
+}
+
+/** Carries out one set's job and reports it done or failed; the others go on either way. */
+async function runJob(shared: NetShared, job: NetJob): Promise<void> {
+  try {
+    const signers = await connectSigners(shared.parent, 'the key process');
+    // Its own tries within --retry-time and its own trace lines, over the run's connections and nonces.
+    const transport = shared.transport.share(traceTo(shared.parent, shared.session, job.id));
+    const result = job.mode === 'revoke' ? await revoke(shared, job, signers, transport) : await issue(shared, job, signers, transport);
+    await shared.parent.call('done', { id: job.id, result });
+  } catch (error) {
+    await shared.parent.call('failed', { id: job.id, message: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** Asks the parent for the session, then for each set's job until it answers that there is none left. */
+async function serveSession(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
+  const session = (await parent.call('session')) as NetSession;
   await testHook(platform, parent, 'start');
   // The server starts beside the directory read: under Node it waits for the socket the parent hands over.
-  const serving = job.standalone && platform.standaloneResponder(job.standalone.type, job.standalone.address);
+  const serving = session.standalone && platform.standaloneResponder(session.standalone.type, session.standalone.address);
   serving?.catch(() => {}); // awaited below
   let served: StandaloneResponder | undefined;
+  const jobs: Promise<void>[] = [];
   try {
     // acme-client's User-Agent (RFC 8555 §6.1), retries within --retry-time, and under -vv the parent's trace lines:
     // methods, URLs, JWS headers and payloads and responses; this process never sees a private key.
-    const connection: TransportOptions = { fetch: platform.createFetch(userAgent(job.runtime)) };
-    if (job.retryTime !== undefined) connection.retry = { budgetMs: job.retryTime * 1000 };
-    if (job.verbosity >= 2) connection.trace = (line) => void parent.call('log', { line });
+    const transport = new Transport({
+      fetch: platform.createFetch(userAgent(session.runtime)),
+      ...(session.retryTime !== undefined && { retry: { budgetMs: session.retryTime * 1000 } }),
+      ...traceTo(parent, session),
+    });
     // The directory is read while the parent has the keys read and takes the lock; its answer's nonce waits in the
     // transport for the first signed request.
-    const transport = new Transport(connection);
-    const directory = fetchDirectory(job.directoryUrl, transport);
-    directory.catch(() => {}); // awaited once the signers are there
-    // Before the first signed request: a port that Deno's network process cannot bind after all ends the run here, and
-    // one that it may not bind (below ip_unprivileged_port_start) is served by the parent, as a webroot is written.
+    const directory = fetchDirectory(session.directoryUrl, transport);
+    directory.catch(() => {}); // awaited by each set
+    // Before the first set: a port that Deno's network process cannot bind after all ends the run here, and one that
+    // it may not bind (below ip_unprivileged_port_start) is served by the parent, as a webroot is written.
     served = await serving;
     if (serving && !served) await parent.call('serve');
-    const signers = await connectSigners(parent, 'the key process');
-    const connect = async (accountKey: KeySigner) => new AcmeClient(await directory, { accountKey, ...connection }, transport);
-    const result = job.mode === 'revoke'
-      ? await revoke(job, signers, connect, files)
-      : await issue(platform, parent, job, signers, await connect(persistingFirst(signers.account!, (key) => parent.call('persist', { key }))), served);
-    await parent.call('done', { result });
+    const shared: NetShared = { platform, parent, session, transport, directory, ...(served && { served }), accounts: new Map() };
+    for (let job = (await parent.call('job')) as NetJob | null; job; job = (await parent.call('job')) as NetJob | null) jobs.push(runJob(shared, job));
+    await Promise.all(jobs);
   } catch (error) {
     await parent.call('failed', { message: error instanceof Error ? error.message : String(error) });
   } finally {

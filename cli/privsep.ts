@@ -1,8 +1,11 @@
 // Privilege separation, as acme-client(1) does it: this process (the parent) starts the key process, which holds the
 // keys and talks to nobody but this process, and the network process, which talks to the CA, holds no key and runs
 // unprivileged. The parent passes signing requests between them without reading them, answers challenges through its
-// responder, and installs what the network process hands back; it never parses what the CA sent.
+// responder, and installs what the network process hands back; it never parses what the CA sent. One session serves
+// every set of a run (--renew-all and --renew-list have many), so its sets share the children, the CA's directory and
+// connections, and one account per account key.
 
+import { KEY_DIR_MODE } from '../adapters/_shared.ts';
 import type { ChallengeTask, ChallengeType } from '../core/resources.ts';
 import type { PublicJwk } from '../core/engine.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
@@ -11,29 +14,52 @@ import { jwkThumbprint } from '../core/keys.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
 import { RpcClient, lineChannel, serveRpc } from '../core/_line-rpc.ts';
 import type { RunChildren } from './children.ts';
-import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
+import type { KeyFileSpec } from './key-process.ts';
+import type { NetIssued, NetJob, NetRevoked, NetSession } from './net-process.ts';
+import type { Log } from './set-files.ts';
 import type { ChildHandle, CliPlatform, CliRunPlatform } from './platform.ts';
-
-type Platform = CliPlatform & CliRunPlatform;
 
 /** RFC 8555 §8.1, as core/client.ts checks it: a token names files and URLs, so the parent checks it again. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,255}$/;
 
-/** What the parent decides for one separated run. */
-export interface SeparatedRun {
-  job: NetJob;
-  /** Files named in the network process's messages; it cannot read them. */
-  files: { cert: string; accountKey: string; domainKey: string };
-  /** The key and network processes, started already (cli/children.ts); they end when the run does. */
+/** What a session of the split needs before its first set: its children, and what the network process is told once. */
+export interface SplitSessionSpec {
+  /** The key and network processes, started already (cli/children.ts); they end when the session closes. */
   children: RunChildren;
+  session: NetSession;
   /** The external account binding, handed to the key process alone: it adds it to the newAccount request it signs. */
   eab?: ExternalAccountBinding;
-  /** Answers the challenges of an issuance, unless the network process serves them on the standalone port. */
-  responder?: ChallengeResponder;
   /** Serves the standalone port in this process, for a network process that may not bind it (Deno, below 1024). */
   serveHere?: () => Promise<ChallengeResponder>;
-  /** Runs once the keys are read and before the network process is served anything; false ends the run, nothing done. */
+  /** Lines of no one set (-vv's trace of the directory read). */
+  log: Log;
+}
+
+/** One domain set, as the parent hands it to the session. */
+export interface SplitSet {
+  job: Omit<NetJob, 'id'>;
+  /**
+   * The set's keys and names when the key process was started without them (--renew-all, --renew-list): loaded, and
+   * so checked, before its job is handed out.
+   */
+  keys?: { keys: Record<string, KeyFileSpec>; names: Record<string, string[]> };
+  /** The folders of the keys this set may make (-n, -N), which this process makes before a new key is written there. */
+  newKeyFolders?: { account?: string; domain?: string };
+  /** Answers the set's challenges, unless the network process serves them on the standalone port. */
+  responder?: ChallengeResponder;
+  /** Runs once the set's keys are read and before its job is handed out; false ends it, nothing done. */
   beforeNetwork?: () => Promise<boolean>;
+  log: Log;
+  /** A line for stderr whatever -v says. */
+  warn: (line: string) => void;
+}
+
+/** The split of one run: its sets go through the same two children, one after another or several at once (--jobs). */
+export interface SplitSession {
+  /** What the network process hands back for `set`, or undefined when its beforeNetwork said there is nothing to do. */
+  run(set: SplitSet): Promise<NetIssued | NetRevoked | undefined>;
+  /** Tells the network process that no set is left, and ends both children; may be called more than once. */
+  close(): Promise<void>;
 }
 
 function channelOf(child: ChildHandle, peer: string) {
@@ -55,15 +81,14 @@ function printable(value: unknown): string {
 
 /**
  * The challenge as the parent will act on it, rebuilt from the few fields it needs, each checked: the token (which
- * names a file), a type the responder answers, and one of this run's names. The key authorization comes from the
+ * names a file), a type the responder answers, and one of the set's names. The key authorization comes from the
  * account key's thumbprint (RFC 8555 §8.1), so the network process cannot have anything else served or published.
  */
-async function checkedTask(value: unknown, run: SeparatedRun, responder: ChallengeResponder | undefined, thumbprint: string): Promise<ChallengeTask> {
+async function checkedTask(value: unknown, names: string[], responder: ChallengeResponder | undefined, thumbprint: string): Promise<ChallengeTask> {
   const task = (value ?? {}) as Partial<ChallengeTask>;
   if (typeof task.token !== 'string' || !TOKEN_PATTERN.test(task.token)) throw new Error('the challenge token is not base64url of 22 to 255 characters');
   if (!responder?.types.includes(task.type as ChallengeType)) throw new Error(`the challenge type ${printable(task.type)} is not one this run answers`);
-  const names = normalizeIdentifiers(run.job.names);
-  const identifier = names.find((name) => name.type === task.identifier?.type && name.value.replace(/^\*\./, '') === task.identifier?.value);
+  const identifier = normalizeIdentifiers(names).find((name) => name.type === task.identifier?.type && name.value.replace(/^\*\./, '') === task.identifier?.value);
   if (!identifier) throw new Error(`the challenge is for ${printable(task.identifier?.value)}, which this run does not name`);
   const bare = identifier.value.replace(/^\*\./, '');
   const keyAuthorization = `${task.token}.${thumbprint}`;
@@ -81,75 +106,117 @@ async function checkedTask(value: unknown, run: SeparatedRun, responder: Challen
   };
 }
 
+/** A set the network process works on: the set, how it settles, and its account key's thumbprint. */
+interface HandedSet {
+  set: SplitSet;
+  thumbprint: string;
+  settle: { resolve(value: unknown): void; reject(error: Error): void };
+}
+
 /**
- * Runs `run` split over a key process and a network process and returns what the network process hands back.
- * Whatever happens, both children have ended when it returns or throws.
+ * Opens the split of a run over `spec.children`. A child that ends or breaks the protocol before close() fails every
+ * set still running, and every set after, with one line that names it.
  */
-export async function runSeparated(platform: Platform, run: SeparatedRun, log: (line: string) => void): Promise<NetIssued | NetRevoked | undefined> {
-  const { key: keyChild, net: netChild } = run.children;
-  let finished = false;
-  const unlessFinished = (ended: Promise<never>) => ended.catch((error) => (finished ? new Promise<never>(() => {}) : Promise.reject(error)));
-  try {
-    const keyEnded = unlessFinished(whenEnded(keyChild, 'key process'));
-    const keys = new RpcClient(channelOf(keyChild, 'the key process'), 'the key process');
-    // A call that fails because the key process ended fails with how it ended, which names it.
-    const forward = (op: string) => (params: Record<string, unknown>) =>
-      Promise.race([keys.call(op, params).catch((error) => (keys.closed ? keyEnded : Promise.reject(error))), keyEnded]);
-    // The network process gets its job at once and reads the CA's directory while the keys are read and the set's
-    // lock is taken. Nothing it asks of the key process, and no challenge, is served before then, so a bad key file
-    // still fails the run before any request is signed.
-    const ready = (async () => {
-      await forward('check')({});
-      if (run.eab) await forward('eab')({ ...run.eab });
-      const publicKeys = (await forward('keys')({})) as Record<string, { publicJwk: PublicJwk } | undefined>;
-      const thumbprint = publicKeys.account ? await jwkThumbprint(publicKeys.account.publicJwk) : '';
-      return run.beforeNetwork && !(await run.beforeNetwork()) ? undefined : { publicKeys, thumbprint };
-    })();
-    const opened = ready.then((state) => state ?? Promise.reject(new Error('the run ended before the network process began')));
-    const whenReady = <T>(serve: (state: NonNullable<Awaited<typeof ready>>, params: Record<string, unknown>) => T) =>
-      async (params: Record<string, unknown>) => serve(await opened, params);
-    const netEnded = unlessFinished(whenEnded(netChild, 'network process'));
-    let responder = run.responder;
-    let settle!: { resolve(value: unknown): void; reject(error: Error): void };
-    const outcome = new Promise((resolve, reject) => (settle = { resolve, reject }));
-    // Both settle before anyone awaits them when the run ends early; the race below reports what ended it.
-    opened.catch(() => {});
-    outcome.catch(() => {});
-    const served = serveRpc(channelOf(netChild, 'the network process'), {
-      job: () => ({ job: run.job, files: run.files }),
-      check: whenReady((_, params) => forward('check')(params)),
-      keys: whenReady(({ publicKeys }) => publicKeys),
-      sign: whenReady((_, params) => forward('sign')(params)),
-      csr: whenReady((_, params) => forward('csr')(params)),
-      persist: whenReady(async (_, params) => {
-        const line = await forward('persist')(params);
-        if (typeof line === 'string') log(printable(line));
-        // The crash tests stop the run here (cli/platform.ts withTestHooks), as they do a single process.
-        platform.checkpoint(`${params.key === 'domain' ? 'domain' : 'account'}-key-written`);
-        return line;
-      }),
-      checkpoint: ({ name }) => platform.checkpoint(`${['account', 'order', 'certificate'].includes(name as string) ? name : 'unknown'}-done`),
-      serve: whenReady(async () => {
-        if (responder || !run.serveHere) throw new Error('this run has no port for the parent to serve');
-        responder = await run.serveHere();
-      }),
-      present: whenReady(async ({ thumbprint }, { task }) => responder!.present(await checkedTask(task, run, responder, thumbprint))),
-      cleanup: whenReady(async ({ thumbprint }, { task }) => responder!.cleanup(await checkedTask(task, run, responder, thumbprint))),
-      log: ({ line }) => log(printable(line)),
-      warn: ({ line }) => platform.writeStderr(`acme-client: ${printable(line)}\n`),
-      done: ({ result }) => settle.resolve(result),
-      failed: ({ message }) => settle.reject(new Error(printable(message))),
-    }, 'the network process').then(
-      // Its channel closes as it ends: the failure says how it ended.
-      () => whenEnded(netChild, 'network process'),
-      (error: Error) => Promise.reject(new Error(`The network process (pid ${netChild.pid}) broke the protocol: ${error.message}`)),
-    );
-    if (!(await Promise.race([ready, keyEnded, netEnded, unlessFinished(served)]))) return undefined;
-    const result = await Promise.race([outcome, keyEnded, netEnded, unlessFinished(served)]);
-    finished = true;
-    return result as NetIssued | NetRevoked;
-  } finally {
-    finished = true;
-    await run.children.stop();
-  }
+export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: SplitSessionSpec): SplitSession {
+  const { key: keyChild, net: netChild } = spec.children;
+  let closing = false;
+  // Rejections of a session that is closing are no one's failure.
+  const unlessClosing = (ended: Promise<never>) => ended.catch((error) => (closing ? new Promise<never>(() => {}) : Promise.reject(error)));
+  const keyEnded = unlessClosing(whenEnded(keyChild, 'key process'));
+  const keys = new RpcClient(channelOf(keyChild, 'the key process'), 'the key process');
+  // A call that fails because the key process ended fails with how it ended, which names it.
+  const forward = (op: string) => (params: Record<string, unknown>) =>
+    Promise.race([keys.call(op, params).catch((error) => (keys.closed ? keyEnded : Promise.reject(error))), keyEnded]);
+  let failSession!: (error: Error) => void;
+  const sessionFailed = new Promise<never>((_, reject) => (failSession = reject));
+  const handed = new Map<number, HandedSet>();
+  const jobs: (NetJob | null)[] = [];
+  const waiting: ((job: NetJob | null) => void)[] = [];
+  const handOut = (job: NetJob | null) => (waiting.length ? waiting.shift()!(job) : jobs.push(job));
+  const setOf = (id: unknown): HandedSet => {
+    const entry = handed.get(id as number);
+    if (!entry) throw new Error(`it named ${printable(JSON.stringify(id))}, which is no set it was given`);
+    return entry;
+  };
+  // Nothing it asks of the key process, and no challenge, is served before its first set is handed out: until then
+  // its keys may be unread, or a bad key file may be about to end the run.
+  const afterFirstSet = <T>(serve: (params: Record<string, unknown>) => T) => (params: Record<string, unknown>) => {
+    if (handed.size === 0) throw new Error('it asked before it was given a set');
+    return serve(params);
+  };
+  let sessionResponder: ChallengeResponder | undefined;
+  const responderOf = (entry: HandedSet) => entry.set.responder ?? sessionResponder;
+  const served = serveRpc(channelOf(netChild, 'the network process'), {
+    session: () => spec.session,
+    job: () => (jobs.length ? jobs.shift()! : new Promise<NetJob | null>((resolve) => waiting.push(resolve))),
+    keys: afterFirstSet(() => forward('keys')({})),
+    sign: afterFirstSet(forward('sign')),
+    csr: afterFirstSet(forward('csr')),
+    persist: afterFirstSet(async ({ id, key }) => {
+      const { set } = setOf(id);
+      // A new key's folder is made here, by the process that may: making it syncs its parent, and the key process may
+      // touch nothing above the folder.
+      const folder = set.newKeyFolders?.[key === set.job.domainKey ? 'domain' : 'account'];
+      if (folder !== undefined) await platform.makeDirectories(folder, KEY_DIR_MODE);
+      const line = await forward('persist')({ key });
+      if (typeof line === 'string') set.log(printable(line));
+      // The crash tests stop the run here (cli/platform.ts withTestHooks), as they do a single process.
+      platform.checkpoint(`${key === set.job.domainKey ? 'domain' : 'account'}-key-written`);
+      return line;
+    }),
+    checkpoint: ({ name }) => platform.checkpoint(`${['account', 'order', 'certificate'].includes(name as string) ? name : 'unknown'}-done`),
+    serve: async () => {
+      if (sessionResponder || !spec.serveHere) throw new Error('this run has no port for the parent to serve');
+      sessionResponder = await spec.serveHere();
+    },
+    present: afterFirstSet(async ({ id, task }) => {
+      const entry = setOf(id);
+      return responderOf(entry)!.present(await checkedTask(task, entry.set.job.names, responderOf(entry), entry.thumbprint));
+    }),
+    cleanup: afterFirstSet(async ({ id, task }) => {
+      const entry = setOf(id);
+      return responderOf(entry)!.cleanup(await checkedTask(task, entry.set.job.names, responderOf(entry), entry.thumbprint));
+    }),
+    log: ({ id, line }) => (id === undefined ? spec.log : setOf(id).set.log)(printable(line)),
+    warn: ({ id, line }) => (id === undefined ? (text: string) => platform.writeStderr(`acme-client: ${text}\n`) : setOf(id).set.warn)(printable(line)),
+    done: ({ id, result }) => setOf(id).settle.resolve(result),
+    failed: ({ id, message }) => (id === undefined ? failSession : setOf(id).settle.reject)(new Error(printable(message))),
+  }, 'the network process').then(
+    // Its channel closes as it ends: the failure says how it ended.
+    () => whenEnded(netChild, 'network process'),
+    (error: Error) => Promise.reject(new Error(`The network process (pid ${netChild.pid}) broke the protocol: ${error.message}`)),
+  );
+  const broken = Promise.race([keyEnded, unlessClosing(whenEnded(netChild, 'network process')), unlessClosing(served), unlessClosing(sessionFailed)]);
+  broken.catch(() => {}); // raced by each set
+  let bound: Promise<void> | undefined;
+  let nextId = 1;
+  let closed: Promise<void> | undefined;
+
+  return {
+    async run(set) {
+      const id = nextId++;
+      const prepared = (async () => {
+        // One set's keys were loaded at the key process's start; every other set's are loaded now.
+        await (set.keys ? forward('add')(set.keys) : forward('check')({}));
+        if (spec.eab) await (bound ??= forward('eab')({ ...spec.eab }).then(() => {}));
+        const publicKeys = (await forward('keys')({})) as Record<string, { publicJwk: PublicJwk } | undefined>;
+        const account = publicKeys[set.job.accountKey];
+        const thumbprint = account ? await jwkThumbprint(account.publicJwk) : '';
+        return set.beforeNetwork && !(await set.beforeNetwork()) ? undefined : thumbprint;
+      })();
+      const thumbprint = await Promise.race([prepared, broken]);
+      if (thumbprint === undefined) return undefined;
+      const outcome = new Promise((resolve, reject) => handed.set(id, { set, thumbprint, settle: { resolve, reject } }));
+      handOut({ ...set.job, id });
+      return (await Promise.race([outcome, broken])) as NetIssued | NetRevoked;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        handOut(null);
+        await spec.children.stop();
+      })();
+      return closed;
+    },
+  };
 }

@@ -123,16 +123,24 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
     if (sets.length === 0) throw new Error(`Cannot renew: no certificate under ${tree} (looked for ${joinPath(tree, 'DOMAIN', 'cert.pem')})`);
   }
 
-  // One responder, and one session with the CA: its connections, its directory, and one account per account key.
+  // One responder, one session with the CA for its renewal windows, and one pair of key and network processes: their
+  // connections, the directory, and one account per account key.
   const responder = sharedResponder(platform, options, tree);
   const session = caSessionOnFirstUse(platform, options);
+  const split = openedOnFirstUse(async () => {
+    const [{ startManyChildren }, { openRunSession }, { runLog }, runPlatform] = await Promise.all([
+      import('./children.ts'), import('./run-separated.ts'), import('./set-files.ts'), platform.load(),
+    ]);
+    const children = await startManyChildren(platform, options, tree);
+    return openRunSession({ ...platform, ...runPlatform }, options, resolvePaths(options, '', tree), children, runLog(options, platform));
+  });
   const results: (SetResult | undefined)[] = sets.map(() => undefined);
   let printed = 0;
   let next = 0;
   const worker = async () => {
     while (next < sets.length) {
       const index = next++;
-      results[index] = await renewSet(platform, options, sets[index]!, tree, { session: session.get, responder });
+      results[index] = await renewSet(platform, options, sets[index]!, tree, { session: session.get, responder, split: split.get });
       // In the order found, each line as soon as those before it are out.
       for (; printed < results.length && results[printed]; printed++) platform.writeStdout(`${results[printed]!.line}\n`);
     }
@@ -140,7 +148,7 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
   try {
     await Promise.all(Array.from({ length: Math.min(options.jobs ?? DEFAULT_JOBS, sets.length) }, worker));
   } finally {
-    await Promise.all([responder.close(), session.close()]);
+    await Promise.all([split.close(), responder.close(), session.close()]);
   }
   const failed = sets.map((set, index) => ({ label: set.label, ...results[index]! })).filter((set) => set.code === EXIT_FAILURE);
   if (failed.length > 0) {

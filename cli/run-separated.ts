@@ -1,27 +1,73 @@
 // A run for one domain set, split over the key and network processes (cli/privsep.ts): this process checks the input,
-// answers challenges, and installs the PEM text the network process hands back. cli/run.ts sends single-set runs here;
-// the sets of --renew-all and --renew-list still share one CA session in this process (cli/ca-session.ts).
+// answers challenges, and installs the PEM text the network process hands back. A single set opens a session of its
+// own; the sets of --renew-all and --renew-list share the run's (cli/renew-many.ts).
 
+import { dirnamePath } from '../adapters/_path.ts';
 import { base64UrlEncode, pemDecode } from '../core/encoding.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
-import { startRunChildren } from './children.ts';
+import { keyFiles, startRunChildren, type RunChildren } from './children.ts';
 import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
 import { EXIT_UNCHANGED } from './plan.ts';
-import type { BoundListener, CliPlatform, CliRunPlatform } from './platform.ts';
-import { runSeparated } from './privsep.ts';
+import type { BoundListener, CliPlatform, CliRunPlatform, StandaloneType } from './platform.ts';
+import { openSplitSession, type SplitSession, type SplitSet } from './privsep.ts';
 import { installIssuedSet, lockNewSet, openResponder, removeRevokedSet, requireDirectory, runLog, type Log, type RunInput } from './set-files.ts';
 
 type Platform = CliPlatform & CliRunPlatform;
 
-function baseJob(platform: Platform, options: CliOptions, names: string[], mode: NetJob['mode']): NetJob {
+/** The session of a run split over its children, and the challenge type its network process serves itself, if any. */
+export interface RunSession extends SplitSession {
+  standalone?: StandaloneType;
+}
+
+/**
+ * Opens the split session of a run over `children`. The --standalone or --standalone-tls port is bound here, as root,
+ * so that a taken port fails before anything is written, and served by the network process (unless Deno's may not bind
+ * it again: then by this process, once it asks). `paths` name the challenge directory of a responder opened here.
+ */
+export async function openRunSession(platform: Platform, options: CliOptions, paths: CliPaths, children: RunChildren, log: Log): Promise<RunSession> {
+  let listener: BoundListener | undefined;
+  try {
+    listener = await bindStandalone(platform, options);
+  } catch (error) {
+    await children.stop();
+    throw error;
+  }
+  if (listener) children.net.handOver?.(listener);
+  let here: Awaited<ReturnType<typeof openResponder>> | undefined;
+  const session = openSplitSession(platform, {
+    children,
+    session: {
+      directoryUrl: directoryUrlOf(options),
+      runtime: platform.runtime,
+      verbosity: options.verbosity,
+      ...(options.retryTime !== undefined && { retryTime: options.retryTime }),
+      ...(listener && { standalone: { type: listener.type, address: listener.address } }),
+    },
+    ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
+    ...(listener && { serveHere: async () => (here = await openResponder(platform, options, paths, log)) }),
+    log,
+  });
+  return {
+    run: (set) => session.run(set),
+    async close() {
+      await session.close();
+      listener?.close();
+      await here?.close?.();
+    },
+    ...(listener && { standalone: listener.type }),
+  };
+}
+
+/** The job fields of one set that every mode shares; the key names are the key process's. */
+function baseJob(options: CliOptions, paths: CliPaths, names: string[], keyNames: { account: string; domain: string }, mode: NetJob['mode']): Omit<NetJob, 'id'> {
   return {
     mode,
-    directoryUrl: directoryUrlOf(options),
-    runtime: platform.runtime,
-    verbosity: options.verbosity,
-    ...(options.retryTime !== undefined && { retryTime: options.retryTime }),
     names,
+    accountKey: keyNames.account,
+    domainKey: keyNames.domain,
+    // Named in the network process's messages; it cannot read them.
+    files: { cert: paths.cert, accountKey: paths.accountKey, domainKey: paths.domainKey },
     mustStaple: options.mustStaple,
     responderTypes: [],
   };
@@ -44,11 +90,6 @@ function checkIssued(value: unknown): NetIssued {
   return issued;
 }
 
-/** The files the network process's messages name; it cannot read them. */
-function filesOf(paths: CliPaths) {
-  return { cert: paths.cert, accountKey: paths.accountKey, domainKey: paths.domainKey };
-}
-
 /** --standalone or --standalone-tls: the port, bound now for the network process (see CliRunPlatform.bindListener). */
 function bindStandalone(platform: Platform, options: CliOptions): Promise<BoundListener | undefined> {
   if (options.standalone) return platform.bindListener('http-01', options.standalone);
@@ -56,21 +97,38 @@ function bindStandalone(platform: Platform, options: CliOptions): Promise<BoundL
   return Promise.resolve(undefined);
 }
 
-async function issueSeparated(
-  { options, identifiers, paths, plan, lock: held, separate }: RunInput, platform: Platform, log: Log,
-): Promise<number> {
-  const names = identifiers.map((identifier) => identifier.value);
-  const started = separate?.children ?? startRunChildren(platform, options, paths, names);
-  started.catch(() => {}); // awaited below, after the checks that come first
+/** How the set reaches its session: its own (one set, children started early) or the run's (--renew-all, --renew-list). */
+async function sessionOf(input: RunInput, platform: Platform, log: Log): Promise<{ session: RunSession; own: boolean; keys?: SplitSet['keys']; keyNames: { account: string; domain: string } }> {
+  const { options, paths, identifiers, shared, separate } = input;
+  if (shared.split) {
+    // Sets that share a key file share its key: the key process loads each file once, under one name.
+    const keyNames = { account: `account ${paths.accountKey}`, domain: `domain ${paths.domainKey}` };
+    const specs = keyFiles(options, paths);
+    return {
+      session: await shared.split(),
+      own: false,
+      keys: { keys: { [keyNames.account]: specs.account, [keyNames.domain]: specs.domain }, names: { [keyNames.domain]: identifiers.map((identifier) => identifier.value) } },
+      keyNames,
+    };
+  }
+  const children = await (separate?.children ?? startRunChildren(platform, options, paths, identifiers.map((identifier) => identifier.value)));
+  return { session: await openRunSession(platform, options, paths, children, log), own: true, keyNames: { account: 'account', domain: 'domain' } };
+}
+
+async function issueSeparated(input: RunInput, platform: Platform, log: Log): Promise<number> {
+  const { options, identifiers, paths, plan, lock: held, separate, shared } = input;
+  separate?.children?.catch(() => {}); // awaited below, after the checks that come first
   let lock = held;
+  let opened: Awaited<ReturnType<typeof sessionOf>> | undefined;
   let responder: Awaited<ReturnType<typeof openResponder>> | undefined;
-  let listener: BoundListener | undefined;
   try {
     // Every check that can fail on bad input runs before the first write: names (already), directories, and the keys,
     // which the key process reads before this process takes the set's lock.
     if (!paths.perDomainDirs.includes(paths.certDir)) await requireDirectory(platform, paths.certDir, 'certificate directory', '-c');
-    const job: NetJob = {
-      ...baseJob(platform, options, names, 'issue'),
+    opened = await sessionOf(input, platform, log);
+    const { session } = opened;
+    const job = {
+      ...baseJob(options, paths, identifiers.map((identifier) => identifier.value), opened.keyNames, 'issue'),
       ...(options.agreement !== undefined && { agreement: options.agreement }),
       ...(options.email !== undefined && { email: options.email }),
       ...(options.preferredChain !== undefined && { preferredChain: options.preferredChain }),
@@ -79,36 +137,30 @@ async function issueSeparated(
       ...(plan.action === 'renew' && plan.replaces && { replaces: plan.replaces }),
       ...(options.caaCheck && { caa: options.dnsServer !== undefined ? { dnsServer: options.dnsServer } : {} }),
     };
-    const children = await started;
-    // The standalone port is bound here, as root, so that a taken port fails before anything is written, and served
-    // by the network process (unless Deno's may not bind it again: then by this process, once it asks).
-    listener = await bindStandalone(platform, options);
-    if (listener) {
-      job.standalone = { type: listener.type, address: listener.address };
-      children.net.handOver?.(listener);
-    } else {
-      responder = await openResponder(platform, options, paths, log);
-    }
-    job.responderTypes = listener ? [listener.type] : [...responder!.types];
+    if (!session.standalone) responder = shared.responder ?? (await openResponder(platform, options, paths, log));
+    job.responderTypes = session.standalone ? [session.standalone] : [...responder!.types];
     log(plan.action === 'renew' ? `renewing ${paths.cert}: ${plan.reason}` : `issuing a certificate for ${options.names.join(', ')}`);
-    const result = await runSeparated(platform, {
+    const result = await session.run({
       job,
-      files: filesOf(paths),
-      children,
-      ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
+      ...(opened.keys && { keys: opened.keys }),
+      newKeyFolders: {
+        ...(options.createAccountKey && { account: dirnamePath(paths.accountKey) }),
+        ...(options.createDomainKey && { domain: dirnamePath(paths.domainKey) }),
+      },
       ...(responder && { responder }),
-      ...(listener && { serveHere: async () => (responder = await openResponder(platform, options, paths, log)) }),
       // Another run may have issued this set while the keys were read; then there is nothing left to do.
       beforeNetwork: async () => Boolean(lock ??= await lockNewSet(platform, paths, log)),
-    }, log);
+      log,
+      warn: (line) => platform.writeStderr(`acme-client: ${line}\n`),
+    });
     if (!result) return EXIT_UNCHANGED;
-    const issued = checkIssued(result);
-    return await installIssuedSet(platform, options, paths, lock!, issued, log);
+    return await installIssuedSet(platform, options, paths, lock!, checkIssued(result), log);
   } finally {
-    await started.then((children) => children.stop(), () => {});
+    // The children are done with this set: they end while nothing else waits on them.
+    if (opened?.own) await opened.session.close();
+    else if (!opened) await separate?.children?.then((children) => children.stop(), () => {});
     if (!held) await lock?.release();
-    listener?.close();
-    await responder?.close?.();
+    if (responder !== shared.responder) await responder?.close?.();
   }
 }
 
@@ -120,10 +172,16 @@ async function issueSeparated(
 async function revokeSeparated({ options, identifiers, paths, lock }: RunInput, platform: Platform, log: Log): Promise<number> {
   // The plan read it a moment ago; should it be gone since, the PEM reader names what is missing.
   const certificatePem = platform.readTextFile(paths.cert) ?? '';
-  const job: NetJob = { ...baseJob(platform, options, identifiers.map((identifier) => identifier.value), 'revoke'), certificatePem };
+  const names = identifiers.map((identifier) => identifier.value);
+  const job = { ...baseJob(options, paths, names, { account: 'account', domain: 'domain' }, 'revoke'), certificatePem };
   const der = base64UrlEncode(pemDecode(certificatePem, ['CERTIFICATE']).der);
-  const children = await startRunChildren(platform, options, paths, job.names, der);
-  const result = (await runSeparated(platform, { job, files: filesOf(paths), children }, log)) as NetRevoked | undefined;
+  const session = await openRunSession(platform, { ...options, standalone: undefined, standaloneTls: undefined }, paths, await startRunChildren(platform, options, paths, names, der), log);
+  let result: NetRevoked | undefined;
+  try {
+    result = (await session.run({ job, log, warn: (line) => platform.writeStderr(`acme-client: ${line}\n`) })) as NetRevoked | undefined;
+  } finally {
+    await session.close();
+  }
   const serial = typeof result?.serialHex === 'string' && /^[0-9a-f]{1,64}$/.test(result.serialHex) ? result.serialHex : '(unknown serial)';
   log(result?.alreadyRevoked ? `certificate ${serial} was already revoked` : `revoked certificate ${serial}`);
   return removeRevokedSet(platform, options, paths, lock!, log);

@@ -1,7 +1,6 @@
-// What a run of one domain set does with its files, whether it talks to the CA itself (cli/run.ts) or through the
-// network process (cli/run-separated.ts): its folders checked, the challenge responder opened, the lock of a new set
-// taken, and the certificate files installed or removed as one change. Kept apart from the protocol so that the parent
-// of a split run loads no more than this.
+// What a run of one domain set does with its files, while the network process talks to the CA (cli/run-separated.ts):
+// its folders checked, the challenge responder opened, the lock of a new set taken, and the certificate files installed
+// or removed as one change. Kept apart from the protocol so that the parent of a split run loads no more than this.
 
 import { basenamePath } from '../adapters/_path.ts';
 import type { HeldLock } from '../adapters/_lock.ts';

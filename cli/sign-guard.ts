@@ -11,8 +11,11 @@ import { compareIdentifiers, normalizeIdentifiers, type Identifier } from '../co
 export interface SignPolicy {
   /** The origin of the directory URL; every signed URL must be on it (RFC 8555 §6.4 binds a JWS to its URL). */
   origin: string;
-  /** The names of this run: the only ones an order or a CSR may name. */
-  names: string[];
+  /**
+   * Each domain key of the run with its set's names: the only names an order may name, and the only ones a CSR with
+   * that key may. Every other key is an account key. The parent adds a set as the run comes to it (--renew-all).
+   */
+  names: Record<string, string[]>;
   /** Under -r: the base64url DER of the one certificate a revocation may name. */
   revoke?: string;
 }
@@ -54,11 +57,13 @@ function sameNames(identifiers: readonly Identifier[], names: readonly string[])
   return missing.length === 0 && extra.length === 0;
 }
 
-/** The guard for a key process that holds `account` and `domain` keys under `policy`. */
+/** The guard for a key process that holds account and domain keys under `policy`, which it reads at each request. */
 export function signGuard(policy: SignPolicy): SignerGuard {
   const refuse = (what: string, url: string, why: string): never => {
     throw new Error(`The key process refuses to sign ${what} for ${url}: ${why}`);
   };
+  const isDomainKey = (key: string) => Object.hasOwn(policy.names, key);
+  const allNames = () => Object.values(policy.names).map((names) => names.join(', ')).join('; ') || 'none';
   return {
     checkSign({ key, payload, header }: SignRequest) {
       let origin: string;
@@ -78,7 +83,7 @@ export function signGuard(policy: SignPolicy): SignerGuard {
         return;
       }
       // The domain key signs a revocation and nothing else (§7.6); a CSR is not a JWS.
-      if (key !== 'account') refuse(what, header.url, `the ${key} key signs only a revocation`);
+      if (isDomainKey(key)) refuse(what, header.url, 'the domain key signs only a revocation');
       if (policy.revoke !== undefined && operation !== 'new-account' && operation !== 'fetch') refuse(what, header.url, 'a revocation run only finds the account and revokes');
       switch (operation) {
         case 'new-account':
@@ -87,16 +92,18 @@ export function signGuard(policy: SignPolicy): SignerGuard {
         case 'finalize':
           return;
         case 'new-order':
-          if (!sameNames((payload as { identifiers: Identifier[] }).identifiers, policy.names)) refuse(what, header.url, `it names other identifiers than ${policy.names.join(', ')}`);
+          if (!Object.values(policy.names).some((names) => sameNames((payload as { identifiers: Identifier[] }).identifiers, names))) {
+            refuse(what, header.url, `it names other identifiers than ${allNames()}`);
+          }
           return;
         default:
           refuse(what, header.url, 'this run does not need it');
       }
     },
     checkCsr(key: string, request: CsrRequest) {
-      if (key !== 'domain') throw new Error(`The key process refuses to build a CSR with the ${key} key: only the domain key is a certificate key (RFC 8555 §11.1)`);
+      if (!isDomainKey(key)) throw new Error(`The key process refuses to build a CSR with the ${key} key: only a domain key is a certificate key (RFC 8555 §11.1)`);
       if (policy.revoke !== undefined) throw new Error('The key process refuses to build a CSR: this run revokes');
-      if (!sameNames(request.identifiers, policy.names)) throw new Error(`The key process refuses to build a CSR for other names than ${policy.names.join(', ')}`);
+      if (!sameNames(request.identifiers, policy.names[key]!)) throw new Error(`The key process refuses to build a CSR for other names than ${policy.names[key]!.join(', ')}`);
     },
   };
 }
@@ -104,17 +111,19 @@ export function signGuard(policy: SignPolicy): SignerGuard {
 /**
  * Issue 10's rule: a new key is on disk, fsynced, before the CA can learn of it. The account key's public key goes
  * out in newAccount's JWS header (RFC 8555 §7.3), and the domain key's in the CSR that finalize carries (§7.4), so
- * both are written, once each, before the account key signs those requests.
+ * both are written, once each, before the account key signs those requests: `persist` gets 'account', or 'domain'
+ * with the CSR, which tells whose key it is when one account finalizes orders of several sets.
  */
-export function persistingFirst(account: KeySigner, persist: (name: 'account' | 'domain') => Promise<unknown>): KeySigner {
+export function persistingFirst(account: KeySigner, persist: (which: 'account' | 'domain', csr?: string) => Promise<unknown>): KeySigner {
   const written = new Map<string, Promise<unknown>>();
-  const once = (name: 'account' | 'domain') => written.get(name) ?? written.set(name, persist(name)).get(name)!;
+  const once = (what: string, write: () => Promise<unknown>) => written.get(what) ?? written.set(what, write()).get(what)!;
   return {
     publicJwk: account.publicJwk,
     algorithm: account.algorithm,
     signJws: async (payload, header) => {
-      if (header.kid === undefined) await once('account');
-      if (typeof payload === 'object' && payload !== null && Object.hasOwn(payload, 'csr')) await once('domain');
+      if (header.kid === undefined) await once('account', () => persist('account'));
+      const csr = typeof payload === 'object' && payload !== null ? (payload as { csr?: unknown }).csr : undefined;
+      if (typeof csr === 'string') await once(`csr ${csr}`, () => persist('domain', csr));
       return account.signJws(payload, header);
     },
     createCsr: (request) => account.createCsr(request),

@@ -10,7 +10,7 @@ import { bindingAccounts, signGuard, type SignPolicy } from '../../cli/sign-guar
 
 const CA = 'https://ca.test:14000';
 const ACCOUNT = `${CA}/my-account/1`;
-const ISSUE: SignPolicy = { origin: CA, names: ['a.example', 'b.example'] };
+const ISSUE: SignPolicy = { origin: CA, names: { domain: ['a.example', 'b.example'] } };
 const REVOKE: SignPolicy = { ...ISSUE, revoke: 'MIIBcert' };
 const byAccount = (url: string, nonce = 'n0nce') => ({ url: `${CA}${url}`, nonce, kid: ACCOUNT });
 const byKey = (url: string) => ({ url: `${CA}${url}`, nonce: 'n0nce' });

@@ -80,7 +80,7 @@ for (const runtime of RUNTIMES) {
     const stateFile = join(tree, 'two.many.test', 'renewal-info.json');
     writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(readFileSync(stateFile, 'utf8')), nextCheck: new Date(Date.now() - 1000).toISOString() }));
     const result = await run(['--renew-all', '--jobs', '1', tree]);
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
     const lines = result.stdout.trimEnd().split('\n');
     assert.equal(lines[3], `two.many.test: renewed ${summary('two.many.test')}`);
     assert.notEqual(summary('two.many.test'), before);
@@ -121,8 +121,8 @@ for (const runtime of RUNTIMES) {
     writeFileSync(list, Array.from({ length: 8 }, (_, index) => `s${index}.eight.many.test\n`).join(''));
     const accountKey = join(base, 'eight', 'account.pem');
     const since = proxy.requests.length;
-    const result = await run(['-vv', '-f', accountKey, '--jobs', '8', '--renew-list', list, join(base, 'eight-tree')]);
-    assert.equal(result.code, 0, result.stderr);
+    const result = await run(['-vv', '-f', accountKey, '--jobs', '8', '--renew-list', list, join(base, 'tree-of-eight')]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.equal(result.stdout.match(/: issued \(serial [0-9a-f]+, expires /g)?.length, 8, result.stdout);
     assert.equal(proxy.count('accountsCreated', since), 1);
     assert.equal(proxy.count('newAccount', since), 1);

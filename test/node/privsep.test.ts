@@ -52,45 +52,78 @@ function setup(runtime: Runtime, name: string) {
 const caPort = () => Number(new URL(pebble.directoryUrl).port);
 const isKeyProcess = (pid: number) => / (?:\S*key-child\.cjs|\S*deno-child\.ts key) /.test(` ${commandLine(pid)} `);
 
+/**
+ * Inspects a run that the "pause" hook stops with a certificate in hand: its process tree, the one process connected
+ * to the CA, and which processes hold any part of the keys in the files `keyFiles()` names (read once they exist).
+ * seen() asserts what every split run must show, and returns the rest for the test's own assertions.
+ */
+function pausedRun(keyFiles: () => Record<string, string>) {
+  let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number; macHolders: number[] } | undefined;
+  let inspectError: unknown;
+  const onStderr = (stderr: string, pid: number) => {
+    if (seen || inspectError || !stderr.includes('test hook: paused')) return;
+    try {
+      const tree = processTree(pid);
+      const connected = processesConnectedTo(tree, caPort());
+      const needles = Object.assign({}, ...Object.entries(keyFiles()).map(([name, file]) => keyNeedles(name, readFileSync(file, 'utf8'))));
+      const holders: Record<number, string[]> = {};
+      for (const member of tree) {
+        const found = findInMemory(member, needles);
+        if (found.length) holders[member] = found;
+      }
+      // The parent holds the MAC key as its command line does; the key process adds the binding; the network process never sees the key.
+      const macHolders = tree.filter((member) => findInMemory(member, { text: Buffer.from(EAB_KEY), raw: Buffer.from(EAB_KEY, 'base64url') }).length > 0);
+      seen = { commands: tree.map(commandLine), connected, netUid: connected.length === 1 ? uidOf(connected[0]!) : -1, holders, keyPid: tree.find(isKeyProcess) ?? -1, macHolders };
+      process.kill(connected[0]!, 'SIGUSR2');
+    } catch (error) {
+      inspectError = error;
+      for (const member of processTree(pid).slice(1)) process.kill(member, 'SIGKILL');
+    }
+  };
+  return {
+    onStderr,
+    seen() {
+      assert.ifError(inspectError);
+      assert.ok(seen, 'the run never paused');
+      assert.equal(seen.connected.length, 1, `processes connected to the CA: ${seen.connected.join(', ')} among ${seen.commands.join(' | ')}`);
+      assert.equal(seen.netUid, NOBODY);
+      assert.ok(seen.keyPid > 0, `no key process among ${seen.commands.join(' | ')}`);
+      assert.deepEqual(Object.keys(seen.holders).map(Number), [seen.keyPid], JSON.stringify(seen.holders));
+      assert.ok(!seen.connected.includes(seen.keyPid));
+      return seen;
+    },
+  };
+}
+
 for (const runtime of RUNTIMES) {
   describe(`[${runtime}] privilege separation`, () => {
     const s = setup(runtime, 'split');
 
     test(`[${runtime}] paused with the certificate in hand: the one process connected to the CA is nobody and holds no key; only the key process does`, async () => {
-      let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number; macHolders: number[] } | undefined;
-      let inspectError: unknown;
-      const result = await s.run(['-nN'], 'pause', (stderr, pid) => {
-        if (seen || inspectError || !stderr.includes('test hook: paused')) return;
-        try {
-          const tree = processTree(pid);
-          const connected = processesConnectedTo(tree, caPort());
-          const needles = { ...keyNeedles('account', readFileSync(join(s.dir, 'account.pem'), 'utf8')), ...keyNeedles('domain', readFileSync(join(s.dir, 'domain.pem'), 'utf8')) };
-          const holders: Record<number, string[]> = {};
-          for (const member of tree) {
-            const found = findInMemory(member, needles);
-            if (found.length) holders[member] = found;
-          }
-          // The parent holds the MAC key as its command line does; the key process adds the binding; the network process never sees the key.
-          const macHolders = tree.filter((member) => findInMemory(member, { text: Buffer.from(EAB_KEY), raw: Buffer.from(EAB_KEY, 'base64url') }).length > 0);
-          seen = { commands: tree.map(commandLine), connected, netUid: connected.length === 1 ? uidOf(connected[0]!) : -1, holders, keyPid: tree.find(isKeyProcess) ?? -1, macHolders };
-          process.kill(connected[0]!, 'SIGUSR2');
-        } catch (error) {
-          inspectError = error;
-          for (const member of processTree(pid).slice(1)) process.kill(member, 'SIGKILL');
-        }
-      });
-      assert.ifError(inspectError);
+      const paused = pausedRun(() => ({ account: join(s.dir, 'account.pem'), domain: join(s.dir, 'domain.pem') }));
+      const result = await s.run(['-nN'], 'pause', paused.onStderr);
       assert.equal(result.code, 0, result.stderr);
-      assert.ok(seen, 'the run never paused');
-      assert.equal(seen.connected.length, 1, `processes connected to the CA: ${seen.connected.join(', ')} among ${seen.commands.join(' | ')}`);
-      assert.equal(seen.netUid, NOBODY);
-      assert.ok(seen.keyPid > 0, `no key process among ${seen.commands.join(' | ')}`);
+      const seen = paused.seen();
       // The key process holds both keys (so the search does find them), and no other process holds any part of one.
-      assert.deepEqual(Object.keys(seen.holders).map(Number), [seen.keyPid], JSON.stringify(seen.holders));
       assert.ok(seen.holders[seen.keyPid]!.includes('account key JWK d') && seen.holders[seen.keyPid]!.includes('domain key JWK d'), seen.holders[seen.keyPid]!.join(', '));
-      assert.ok(!seen.connected.includes(seen.keyPid));
       assert.ok(seen.macHolders.includes(seen.keyPid), `the external account binding's MAC key is not in the key process: ${seen.macHolders.join(', ')}`);
       assert.ok(!seen.macHolders.includes(seen.connected[0]!), 'the network process holds the MAC key');
+    });
+
+    test(`[${runtime}] --renew-list: two sets share one key process and one network process; that one is nobody, connected, and holds no key`, async () => {
+      const list = join(s.dir, 'sets.txt');
+      writeFileSync(list, 'one.priv.example\ntwo.priv.example www.two.priv.example\n');
+      const tree = join(s.dir, 'tree');
+      mkdirSync(tree);
+      const domainKey = (name: string) => join(tree, 'private', name, 'privkey.pem');
+      const paused = pausedRun(() => ({ account: join(s.dir, 'many-account.pem'), one: domainKey('one.priv.example'), two: domainKey('two.priv.example') }));
+      const result = await runCli(['--directory', pebble.directoryUrl, '-f', join(s.dir, 'many-account.pem'), '-C', www, '--key-type', 'ec256', '-nN',
+        '--eab-kid', 'kid-1', '--eab-hmac-key', EAB_KEY, '--renew-list', list, tree], { runtime, caFile: pebble.tlsCaFile, env: { ACME_CLIENT_TEST_HOOK: 'pause' }, onStderr: paused.onStderr });
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.equal(result.stdout.match(/: issued \(serial /g)?.length, 2, result.stdout);
+      const seen = paused.seen();
+      assert.equal(seen.commands.length, 3, seen.commands.join(' | '));
+      assert.ok(['account', 'one', 'two'].every((key) => seen.holders[seen.keyPid]!.includes(`${key} key JWK d`)), seen.holders[seen.keyPid]!.join(', '));
     });
 
     test(`[${runtime}] the network process is refused a key file and a write, and says so through the test hook`, async () => {
@@ -131,7 +164,7 @@ function startKeyProcess(dir: string, account: { path: string; mayCreate: boolea
   const config = {
     keys: { account: { ...account, what: 'account key', createFlag: '-n', optional: false } },
     keyType: 'ec256',
-    policy: { origin: 'https://ca.test', names: ['a.example'] },
+    policy: { origin: 'https://ca.test', names: { domain: ['a.example'] } },
   };
   const child = startNodeChild(join(import.meta.dirname, '../../dist/cli/child/key-child.cjs'), { role: 'key', args: [JSON.stringify(config)], read: [dir], write: [dir], net: [] });
   const keys = new RpcClient(lineChannel(child.output, (bytes) => child.write(bytes), 'the key process'), 'the key process');
