@@ -100,12 +100,14 @@ async function startChildren(
   const listen = revoking ? undefined : options.standalone ?? options.standaloneTls;
   if (listen) net.push(listenPermission(listen));
   const user = networkUser(platform, options.user);
-  const key = await platform.startChild({ role: 'key', args: [JSON.stringify(config)], ...grants, net: [] });
-  let netChild: ChildHandle;
+  // The network process first: the CA's directory is the first thing the run waits for, the key process's first
+  // signature comes after it.
+  const netChild = await platform.startChild({ role: 'net', args: [], read: [], write: [], net, ...(user && { user }), ...(listen && { listens: true }) });
+  let key: ChildHandle;
   try {
-    netChild = await platform.startChild({ role: 'net', args: [], read: [], write: [], net, ...(user && { user }), ...(listen && { listens: true }) });
+    key = await platform.startChild({ role: 'key', args: [JSON.stringify(config)], ...grants, net: [] });
   } catch (error) {
-    await stopChild(key);
+    await stopChild(netChild);
     throw error;
   }
   let stopped: Promise<void> | undefined;
