@@ -132,7 +132,6 @@ const CLI_LAZY_MODULES: Record<string, string> = {
   'run-separated': 'cli/run-separated.ts',
   'renew-many': 'cli/renew-many.ts',
   'ari-query': 'cli/ari-query.ts',
-  'ca-session': 'cli/ca-session.ts',
   'cert-set': 'cli/cert-set.ts',
   node: 'adapters/node.ts',
   'node-dns': 'adapters/node-dns.ts',

@@ -49,9 +49,10 @@ export function keyFiles(options: CliOptions, paths: CliPaths, revoking = false)
   };
 }
 
-/** The two children of a run; stop() ends both (at once, or after their grace) and may be called more than once. */
+/** The children of a run; stop() ends them (at once, or after their grace) and may be called more than once. */
 export interface RunChildren {
-  key: ChildHandle;
+  /** Absent when the run only asks for renewal windows. */
+  key?: ChildHandle;
   net: ChildHandle;
   stop(): Promise<void>;
 }
@@ -86,32 +87,39 @@ function keyGrants(specs: KeyFileSpec[]): { read: string[]; write: string[] } {
 }
 
 /**
- * Starts the key process with `config`, which reads the keys it names (or makes the ones -n/-N allow) and signs for
- * this CA alone, and the network process, which may connect to the CA (and the CAA pre-check's DNS servers) and runs
- * unprivileged. `grants` are the key files and folders the key process may touch.
+ * Starts the key process with `key.config`, which reads the keys it names (or makes the ones -n/-N allow) and signs
+ * for this CA alone, and the network process, which may connect to the CA (and for an issuance, the CAA pre-check's DNS
+ * servers and the standalone port) and runs unprivileged. `key.grants` are the key files and folders the key process
+ * may touch; without `key`, only the network process starts, to ask for renewal windows.
  */
 async function startChildren(
-  platform: CliPlatform, options: CliOptions, config: KeyProcessConfig, grants: { read: string[]; write: string[] }, revoking: boolean,
+  platform: CliPlatform, options: CliOptions, purpose: 'issue' | 'revoke' | 'ari', key?: { config: KeyProcessConfig; grants: { read: string[]; write: string[] } },
 ): Promise<RunChildren> {
   const ca = new URL(directoryUrlOf(options));
   const caPort = ca.port || (ca.protocol === 'https:' ? '443' : '80');
-  const net = [`${ca.host.replace(/:\d+$/, '')}:${caPort}`, ...(options.caaCheck && !revoking ? dnsServersOf(platform, options.dnsServer) : [])];
+  const net = [`${ca.host.replace(/:\d+$/, '')}:${caPort}`, ...(options.caaCheck && purpose === 'issue' ? dnsServersOf(platform, options.dnsServer) : [])];
   // An issuance's --standalone or --standalone-tls port is served by the network process (cli/run-separated.ts).
-  const listen = revoking ? undefined : options.standalone ?? options.standaloneTls;
+  const listen = purpose === 'issue' ? options.standalone ?? options.standaloneTls : undefined;
   if (listen) net.push(listenPermission(listen));
   const user = networkUser(platform, options.user);
   // The network process first: the CA's directory is the first thing the run waits for, the key process's first
   // signature comes after it.
   const netChild = await platform.startChild({ role: 'net', args: [], read: [], write: [], net, ...(user && { user }), ...(listen && { listens: true }) });
-  let key: ChildHandle;
+  let keyChild: ChildHandle | undefined;
   try {
-    key = await platform.startChild({ role: 'key', args: [JSON.stringify(config)], ...grants, net: [] });
+    if (key) keyChild = await platform.startChild({ role: 'key', args: [JSON.stringify(key.config)], ...key.grants, net: [] });
   } catch (error) {
     await stopChild(netChild);
     throw error;
   }
   let stopped: Promise<void> | undefined;
-  return { key, net: netChild, stop: () => (stopped ??= Promise.all([stopChild(key), stopChild(netChild)]).then(() => {})) };
+  const all = [keyChild, netChild].filter((child) => child !== undefined);
+  return { ...(keyChild && { key: keyChild }), net: netChild, stop: () => (stopped ??= Promise.all(all.map(stopChild)).then(() => {})) };
+}
+
+/** The network process alone, which asks the CA for renewal windows (RFC 9773) and needs no key. */
+export function startRenewalChild(platform: CliPlatform, options: CliOptions): Promise<RunChildren> {
+  return startChildren(platform, options, 'ari');
 }
 
 /**
@@ -121,7 +129,7 @@ async function startChildren(
 export function startRunChildren(platform: CliPlatform, options: CliOptions, paths: CliPaths, names: string[], revokeDer?: string): Promise<RunChildren> {
   const keys = keyFiles(options, paths, revokeDer !== undefined);
   const policy = { origin: new URL(directoryUrlOf(options)).origin, names: { domain: names }, ...(revokeDer !== undefined && { revoke: revokeDer }) };
-  return startChildren(platform, options, { keys, keyType: options.keyType, policy }, keyGrants(Object.values(keys)), revokeDer !== undefined);
+  return startChildren(platform, options, revokeDer === undefined ? 'issue' : 'revoke', { config: { keys, keyType: options.keyType, policy }, grants: keyGrants(Object.values(keys)) });
 }
 
 /**
@@ -140,7 +148,7 @@ export function startManyChildren(platform: CliPlatform, options: CliOptions, tr
     grants.write.push(...granted.write);
   }
   const policy = { origin: new URL(directoryUrlOf(options)).origin, names: {} };
-  return startChildren(platform, options, { keys: {}, keyType: options.keyType, policy }, grants, false);
+  return startChildren(platform, options, 'issue', { config: { keys: {}, keyType: options.keyType, policy }, grants });
 }
 
 /** How a child ended, in the words the failure line uses. */

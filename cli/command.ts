@@ -9,7 +9,7 @@ import { pemDecodeAll } from '../core/encoding.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers, type Identifier } from '../core/names.ts';
 import { HELP, parseArgs, type CliOptions } from './args.ts';
-import type { CaSession } from './ca-session.ts';
+import type { RenewalAsker } from './ari-query.ts';
 import type { RunSession } from './run-separated.ts';
 import type { RunInput } from './set-files.ts';
 import { resolvePaths, type CliPaths } from './defaults.ts';
@@ -58,11 +58,11 @@ async function main(platform: CliPlatform): Promise<number> {
     return renewMany(platform, options);
   }
   const identifiers = normalizeIdentifiers(options.names);
-  const session = caSessionOnFirstUse(platform, options);
+  const renewals = renewalSessionOnFirstUse(platform, options);
   try {
-    return (await processSet(platform, options, identifiers, resolvePaths(options, identifiers[0]!.value), { session: session.get })).code;
+    return (await processSet(platform, options, identifiers, resolvePaths(options, identifiers[0]!.value), { ask: renewals.ask })).code;
   } finally {
-    await session.close();
+    await renewals.close();
   }
 }
 
@@ -77,17 +77,21 @@ export function openedOnFirstUse<T extends { close?(): unknown }>(open: () => Pr
   };
 }
 
-/** The run's session with its CA (cli/ca-session.ts), which every set of the run shares. */
-export function caSessionOnFirstUse(platform: CliPlatform, options: CliOptions): { get(): Promise<CaSession>; close(): Promise<void> } {
-  return openedOnFirstUse(async () => {
-    const [{ CaSession }, runPlatform] = await Promise.all([import('./ca-session.ts'), platform.load()]);
-    return new CaSession({ ...platform, ...runPlatform }, options);
+/**
+ * The run's network process for renewal windows (RFC 9773), which every set of the run that must ask shares: started
+ * by the first question, so that a run whose renewal-info.json files decide stays one process.
+ */
+export function renewalSessionOnFirstUse(platform: CliPlatform, options: CliOptions): { ask: RenewalAsker; close(): Promise<void> } {
+  const session = openedOnFirstUse(async () => {
+    const [{ openRenewalSession }, runPlatform] = await Promise.all([import('./run-separated.ts'), platform.load()]);
+    return openRenewalSession({ ...platform, ...runPlatform }, options);
   });
+  return { ask: async (question, log) => (await session.get()).ask(question, log), close: session.close };
 }
 
-/** What the sets of one run share: the CA session, opened by the first set that talks to the CA, and for several sets one http-01 responder. */
+/** What the sets of one run share: the network process that asks for renewal windows, and for several sets one http-01 responder and one split. */
 export interface RunShared {
-  session(): Promise<CaSession>;
+  ask: RenewalAsker;
   /** One that several sets share (--renew-all); each set leaves it open. */
   responder?: ChallengeResponder;
   /** The split session that several sets share (--renew-all), opened by the first set that changes; each leaves it open. */
@@ -103,7 +107,7 @@ async function planSet(
   const existing = certText === undefined ? undefined : parseCurrentCertificate(certText, paths.cert);
   const mismatch = existing && !options.revoke ? setMismatch(platform, paths, existing) : undefined;
   let plan = planRun(options, identifiers, existing?.summary, paths.cert, now, mismatch);
-  if (existing) plan = await scheduleRenewal(platform, options, existing.summary, paths, plan, now, shared.session);
+  if (existing) plan = await scheduleRenewal(platform, options, existing.summary, existing.der, paths, plan, now, shared.ask);
   return { plan, ...(certText !== undefined && { certText }), ...(mismatch && { mismatch }) };
 }
 

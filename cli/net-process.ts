@@ -1,7 +1,7 @@
-// The network process: the only process that connects to the CA. It holds no private key (it asks the key process,
-// through the parent, for every JWS and the CSR), may read no key file and write no file, and runs as an
-// unprivileged user. It drives the protocol, and reads and checks everything the CA sends, the certificate chain
-// included, before it hands the parent the PEM text to install.
+// The network process: the only process that connects to the CA, for a run's sets and for the renewal windows it asks
+// (RFC 9773). It holds no private key (it asks the key process, through the parent, for every JWS and CSR), may read
+// no key file and write no file, and runs as an unprivileged user. It drives the protocol, and reads and checks
+// everything the CA sends, the certificate chain included, before it hands the parent the PEM text to install.
 
 import { AcmeClient, fetchDirectory } from '../core/client.ts';
 import { Transport, type TransportOptions } from '../core/http.ts';
@@ -20,6 +20,7 @@ import type { NetChildPlatform, StandaloneType } from './platform.ts';
 import { persistingFirst } from './sign-guard.ts';
 import { serialOf } from './renewal-info.ts';
 import { userAgent } from './version.ts';
+import { queryRenewalInfo, type RenewalAnswer, type RenewalQuestion } from './ari-query.ts';
 
 /** What the parent tells the network process once, before any set: the CA, and how to talk to it. */
 export interface NetSession {
@@ -31,10 +32,18 @@ export interface NetSession {
   retryTime?: number;
   /** --standalone or --standalone-tls: this process serves the challenges itself, on the port its parent bound. */
   standalone?: { type: StandaloneType; address: ListenAddress };
+  /** Read the directory at once, while the parent reads keys and takes locks: a session that issues needs it first. */
+  readDirectory: boolean;
+}
+
+/** A question for a certificate's renewal window (RFC 9773), which needs no key (cli/ari-query.ts). */
+export interface NetRenewalJob extends RenewalQuestion {
+  id: number;
+  mode: 'ari';
 }
 
 /** One set's work, handed over once the set's keys are read and its lock is held; it never comes on the command line. */
-export interface NetJob {
+export interface NetSetJob {
   id: number;
   mode: 'issue' | 'revoke';
   names: string[];
@@ -57,6 +66,8 @@ export interface NetJob {
   /** -r: the certificate to revoke. */
   certificatePem?: string;
 }
+
+export type NetJob = NetSetJob | NetRenewalJob;
 
 /** An issued certificate as the parent installs it: checked PEM text and the facts the next run needs. */
 export interface NetIssued {
@@ -130,7 +141,7 @@ interface NetShared {
   parent: RpcClient;
   session: NetSession;
   transport: Transport;
-  directory: Promise<Directory>;
+  directory(): Promise<Directory>;
   /** Set when this process serves the standalone port, for every set. */
   served?: StandaloneResponder;
   accounts: Map<string, Promise<string>>;
@@ -140,7 +151,7 @@ interface NetShared {
  * The account of `job`'s account key, registered (or found, RFC 8555 §7.3.1) once however many sets use it at the same
  * moment; a failure is every such set's, as they would only be refused alike.
  */
-function accountOf(shared: NetShared, job: NetJob, client: AcmeClient): Promise<string> {
+function accountOf(shared: NetShared, job: NetSetJob, client: AcmeClient): Promise<string> {
   let account = shared.accounts.get(job.accountKey);
   if (!account) {
     account = (async () => {
@@ -161,10 +172,10 @@ function accountOf(shared: NetShared, job: NetJob, client: AcmeClient): Promise<
   return account;
 }
 
-async function issue(shared: NetShared, job: NetJob, signers: Record<string, KeySigner>, transport: Transport): Promise<NetIssued> {
+async function issue(shared: NetShared, job: NetSetJob, signers: Record<string, KeySigner>, transport: Transport): Promise<NetIssued> {
   const { parent, platform } = shared;
   const accountKey = persistingFirst(signers[job.accountKey]!, (which) => parent.call('persist', { id: job.id, key: which === 'account' ? job.accountKey : job.domainKey }));
-  const directory = await shared.directory;
+  const directory = await shared.directory();
   // As issueCertificate would: a profile the CA does not offer fails before any account is created.
   if (job.profile !== undefined) checkProfile(directory, job.profile);
   const accountUrl = await accountOf(shared, job, new AcmeClient(directory, { accountKey }, transport));
@@ -198,14 +209,14 @@ async function issue(shared: NetShared, job: NetJob, signers: Record<string, Key
 }
 
 /** RFC 8555 §7.6: the domain key signs when it is the certificate's key, otherwise the account that holds it. */
-async function revoke(shared: NetShared, job: NetJob, signers: Record<string, KeySigner>, transport: Transport): Promise<NetRevoked> {
+async function revoke(shared: NetShared, job: NetSetJob, signers: Record<string, KeySigner>, transport: Transport): Promise<NetRevoked> {
   const { files } = job;
   const certificate = parseCertificate(pemDecode(job.certificatePem ?? '', ['CERTIFICATE']).der);
   const domainKey = signers[job.domainKey];
   const certificateKey = domainKey && certificateMatchesKey(certificate, domainKey.publicJwk) ? domainKey : undefined;
   const signer = certificateKey ?? signers[job.accountKey];
   if (!signer) throw new Error(`Cannot revoke ${files.cert}: the domain key ${files.domainKey} is not its key, and the account key ${files.accountKey} does not exist`);
-  const client = new AcmeClient(await shared.directory, { accountKey: signer }, transport);
+  const client = new AcmeClient(await shared.directory(), { accountKey: signer }, transport);
   try {
     if (certificateKey) {
       await client.revokeCertificate(certificate.der, { certificateKey });
@@ -232,13 +243,18 @@ function traceTo(parent: RpcClient, session: NetSession, id?: number): Pick<Tran
   return session.verbosity >= 2 ? { trace: (line) => void parent.call('log', { ...(id !== undefined && { id }), line }) } : {};
 }
 
-/** Carries out one set's job and reports it done or failed; the others go on either way. */
+/** What one job hands back: a set's certificate or revocation, or a renewal window. */
+async function resultOf(shared: NetShared, job: NetJob, transport: Transport): Promise<NetIssued | NetRevoked | RenewalAnswer> {
+  if (job.mode === 'ari') return queryRenewalInfo(job, shared.directory, transport, new Date(), (line) => void shared.parent.call('log', { id: job.id, line }));
+  const signers = await connectSigners(shared.parent, 'the key process');
+  return job.mode === 'revoke' ? revoke(shared, job, signers, transport) : issue(shared, job, signers, transport);
+}
+
+/** Carries out one job and reports it done or failed; the others go on either way. */
 async function runJob(shared: NetShared, job: NetJob): Promise<void> {
   try {
-    const signers = await connectSigners(shared.parent, 'the key process');
     // Its own tries within --retry-time and its own trace lines, over the run's connections and nonces.
-    const transport = shared.transport.share(traceTo(shared.parent, shared.session, job.id));
-    const result = job.mode === 'revoke' ? await revoke(shared, job, signers, transport) : await issue(shared, job, signers, transport);
+    const result = await resultOf(shared, job, shared.transport.share(traceTo(shared.parent, shared.session, job.id)));
     await shared.parent.call('done', { id: job.id, result });
   } catch (error) {
     await shared.parent.call('failed', { id: job.id, message: error instanceof Error ? error.message : String(error) });
@@ -262,10 +278,11 @@ async function serveSession(platform: NetChildPlatform, parent: RpcClient): Prom
       ...(session.retryTime !== undefined && { retry: { budgetMs: session.retryTime * 1000 } }),
       ...traceTo(parent, session),
     });
-    // The directory is read while the parent has the keys read and takes the lock; its answer's nonce waits in the
-    // transport for the first signed request.
-    const directory = fetchDirectory(session.directoryUrl, transport);
-    directory.catch(() => {}); // awaited by each set
+    // An issuance's directory is read while the parent has the keys read and takes the lock; a renewal window's
+    // question may not need it at all.
+    let read: Promise<Directory> | undefined;
+    const directory = () => (read ??= fetchDirectory(session.directoryUrl, transport));
+    if (session.readDirectory) directory().catch(() => {}); // awaited by each set
     // Before the first set: a port that Deno's network process cannot bind after all ends the run here, and one that
     // it may not bind (below ip_unprivileged_port_start) is served by the parent, as a webroot is written.
     served = await serving;

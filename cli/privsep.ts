@@ -15,7 +15,8 @@ import { normalizeIdentifiers } from '../core/names.ts';
 import { RpcClient, lineChannel, serveRpc } from '../core/_line-rpc.ts';
 import type { RunChildren } from './children.ts';
 import type { KeyFileSpec } from './key-process.ts';
-import type { NetIssued, NetJob, NetRevoked, NetSession } from './net-process.ts';
+import type { NetIssued, NetJob, NetRevoked, NetSession, NetSetJob } from './net-process.ts';
+import type { RenewalAsker } from './ari-query.ts';
 import type { Log } from './set-files.ts';
 import type { ChildHandle, CliPlatform, CliRunPlatform } from './platform.ts';
 
@@ -37,7 +38,7 @@ export interface SplitSessionSpec {
 
 /** One domain set, as the parent hands it to the session. */
 export interface SplitSet {
-  job: Omit<NetJob, 'id'>;
+  job: Omit<NetSetJob, 'id'>;
   /**
    * The set's keys and names when the key process was started without them (--renew-all, --renew-list): loaded, and
    * so checked, before its job is handed out.
@@ -58,6 +59,8 @@ export interface SplitSet {
 export interface SplitSession {
   /** What the network process hands back for `set`, or undefined when its beforeNetwork said there is nothing to do. */
   run(set: SplitSet): Promise<NetIssued | NetRevoked | undefined>;
+  /** Has the network process ask the CA for a certificate's renewal window (cli/ari-query.ts). */
+  ask: RenewalAsker;
   /** Tells the network process that no set is left, and ends both children; may be called more than once. */
   close(): Promise<void>;
 }
@@ -106,11 +109,13 @@ async function checkedTask(value: unknown, names: string[], responder: Challenge
   };
 }
 
-/** A set the network process works on: the set, how it settles, and its account key's thumbprint. */
-interface HandedSet {
-  set: SplitSet;
-  thumbprint: string;
+/** A job the network process works on: where its lines go, how it settles, and for a set, the set and its account key's thumbprint. */
+interface HandedJob {
+  log: Log;
+  warn: (line: string) => void;
   settle: { resolve(value: unknown): void; reject(error: Error): void };
+  set?: SplitSet;
+  thumbprint?: string;
 }
 
 /**
@@ -122,21 +127,28 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
   let closing = false;
   // Rejections of a session that is closing are no one's failure.
   const unlessClosing = (ended: Promise<never>) => ended.catch((error) => (closing ? new Promise<never>(() => {}) : Promise.reject(error)));
-  const keyEnded = unlessClosing(whenEnded(keyChild, 'key process'));
-  const keys = new RpcClient(channelOf(keyChild, 'the key process'), 'the key process');
+  const keyEnded = keyChild ? unlessClosing(whenEnded(keyChild, 'key process')) : new Promise<never>(() => {});
+  const keys = keyChild && new RpcClient(channelOf(keyChild, 'the key process'), 'the key process');
   // A call that fails because the key process ended fails with how it ended, which names it.
-  const forward = (op: string) => (params: Record<string, unknown>) =>
-    Promise.race([keys.call(op, params).catch((error) => (keys.closed ? keyEnded : Promise.reject(error))), keyEnded]);
+  const forward = (op: string) => (params: Record<string, unknown>) => {
+    if (!keys) return Promise.reject(new Error('this run signs nothing: it only asks for renewal windows'));
+    return Promise.race([keys.call(op, params).catch((error) => (keys.closed ? keyEnded : Promise.reject(error))), keyEnded]);
+  };
   let failSession!: (error: Error) => void;
   const sessionFailed = new Promise<never>((_, reject) => (failSession = reject));
-  const handed = new Map<number, HandedSet>();
+  const handed = new Map<number, HandedJob>();
   const jobs: (NetJob | null)[] = [];
   const waiting: ((job: NetJob | null) => void)[] = [];
   const handOut = (job: NetJob | null) => (waiting.length ? waiting.shift()!(job) : jobs.push(job));
-  const setOf = (id: unknown): HandedSet => {
+  const jobOf = (id: unknown): HandedJob => {
     const entry = handed.get(id as number);
-    if (!entry) throw new Error(`it named ${printable(JSON.stringify(id))}, which is no set it was given`);
+    if (!entry) throw new Error(`it named ${printable(JSON.stringify(id))}, which is no job it was given`);
     return entry;
+  };
+  const setOf = (id: unknown): Required<HandedJob> => {
+    const entry = jobOf(id);
+    if (!entry.set) throw new Error(`it named ${printable(JSON.stringify(id))}, which is no set it was given`);
+    return entry as Required<HandedJob>;
   };
   // Nothing it asks of the key process, and no challenge, is served before its first set is handed out: until then
   // its keys may be unread, or a bad key file may be about to end the run.
@@ -145,7 +157,7 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
     return serve(params);
   };
   let sessionResponder: ChallengeResponder | undefined;
-  const responderOf = (entry: HandedSet) => entry.set.responder ?? sessionResponder;
+  const responderOf = (entry: Required<HandedJob>) => entry.set.responder ?? sessionResponder;
   const served = serveRpc(channelOf(netChild, 'the network process'), {
     session: () => spec.session,
     job: () => (jobs.length ? jobs.shift()! : new Promise<NetJob | null>((resolve) => waiting.push(resolve))),
@@ -177,10 +189,10 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
       const entry = setOf(id);
       return responderOf(entry)!.cleanup(await checkedTask(task, entry.set.job.names, responderOf(entry), entry.thumbprint));
     }),
-    log: ({ id, line }) => (id === undefined ? spec.log : setOf(id).set.log)(printable(line)),
-    warn: ({ id, line }) => (id === undefined ? (text: string) => platform.writeStderr(`acme-client: ${text}\n`) : setOf(id).set.warn)(printable(line)),
-    done: ({ id, result }) => setOf(id).settle.resolve(result),
-    failed: ({ id, message }) => (id === undefined ? failSession : setOf(id).settle.reject)(new Error(printable(message))),
+    log: ({ id, line }) => (id === undefined ? spec.log : jobOf(id).log)(printable(line)),
+    warn: ({ id, line }) => (id === undefined ? (text: string) => platform.writeStderr(`acme-client: ${text}\n`) : jobOf(id).warn)(printable(line)),
+    done: ({ id, result }) => jobOf(id).settle.resolve(result),
+    failed: ({ id, message }) => (id === undefined ? failSession : jobOf(id).settle.reject)(new Error(printable(message))),
   }, 'the network process').then(
     // Its channel closes as it ends: the failure says how it ended.
     () => whenEnded(netChild, 'network process'),
@@ -191,10 +203,16 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
   let bound: Promise<void> | undefined;
   let nextId = 1;
   let closed: Promise<void> | undefined;
+  /** Hands out `job` and waits for its outcome, or for the session to break. */
+  const carryOut = (job: Omit<NetJob, 'id'>, entry: Omit<HandedJob, 'settle'>): Promise<unknown> => {
+    const id = nextId++;
+    const outcome = new Promise((resolve, reject) => handed.set(id, { ...entry, settle: { resolve, reject } }));
+    handOut({ ...job, id } as NetJob);
+    return Promise.race([outcome, broken]);
+  };
 
   return {
     async run(set) {
-      const id = nextId++;
       const prepared = (async () => {
         // One set's keys were loaded at the key process's start; every other set's are loaded now.
         await (set.keys ? forward('add')(set.keys) : forward('check')({}));
@@ -206,10 +224,9 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
       })();
       const thumbprint = await Promise.race([prepared, broken]);
       if (thumbprint === undefined) return undefined;
-      const outcome = new Promise((resolve, reject) => handed.set(id, { set, thumbprint, settle: { resolve, reject } }));
-      handOut({ ...set.job, id });
-      return (await Promise.race([outcome, broken])) as NetIssued | NetRevoked;
+      return (await carryOut(set.job, { set, thumbprint, log: set.log, warn: set.warn })) as NetIssued | NetRevoked;
     },
+    ask: (question, log) => carryOut({ mode: 'ari', ...question }, { log, warn: (line) => platform.writeStderr(`acme-client: ${line}\n`) }),
     close() {
       closed ??= (async () => {
         closing = true;

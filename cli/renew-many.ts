@@ -6,7 +6,7 @@ import type { ChallengeResponder } from '../core/flow.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
 import { joinPath } from '../adapters/_path.ts';
 import { DEFAULT_JOBS, type CliOptions } from './args.ts';
-import { caSessionOnFirstUse, failureLine, openedOnFirstUse, processSet, readCurrentCertificate, type RunShared } from './command.ts';
+import { failureLine, openedOnFirstUse, processSet, readCurrentCertificate, renewalSessionOnFirstUse, type RunShared } from './command.ts';
 import { DEFAULT_CERT_DIR, resolvePaths } from './defaults.ts';
 import { EXIT_CHANGED, EXIT_FAILURE, EXIT_UNCHANGED } from './plan.ts';
 import { fileErrorReason, readText, type CliPlatform, type CliRunPlatform } from './platform.ts';
@@ -123,10 +123,10 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
     if (sets.length === 0) throw new Error(`Cannot renew: no certificate under ${tree} (looked for ${joinPath(tree, 'DOMAIN', 'cert.pem')})`);
   }
 
-  // One responder, one session with the CA for its renewal windows, and one pair of key and network processes: their
-  // connections, the directory, and one account per account key.
+  // One responder, one network process for the renewal windows, and one pair of key and network processes for the
+  // sets that change: their connections, the directory, and one account per account key.
   const responder = sharedResponder(platform, options, tree);
-  const session = caSessionOnFirstUse(platform, options);
+  const renewals = renewalSessionOnFirstUse(platform, options);
   const split = openedOnFirstUse(async () => {
     const [{ startManyChildren }, { openRunSession }, { runLog }, runPlatform] = await Promise.all([
       import('./children.ts'), import('./run-separated.ts'), import('./set-files.ts'), platform.load(),
@@ -140,7 +140,7 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
   const worker = async () => {
     while (next < sets.length) {
       const index = next++;
-      results[index] = await renewSet(platform, options, sets[index]!, tree, { session: session.get, responder, split: split.get });
+      results[index] = await renewSet(platform, options, sets[index]!, tree, { ask: renewals.ask, responder, split: split.get });
       // In the order found, each line as soon as those before it are out.
       for (; printed < results.length && results[printed]; printed++) platform.writeStdout(`${results[printed]!.line}\n`);
     }
@@ -148,7 +148,7 @@ export async function renewMany(platform: CliPlatform, options: CliOptions): Pro
   try {
     await Promise.all(Array.from({ length: Math.min(options.jobs ?? DEFAULT_JOBS, sets.length) }, worker));
   } finally {
-    await Promise.all([split.close(), responder.close(), session.close()]);
+    await Promise.all([split.close(), responder.close(), renewals.close()]);
   }
   const failed = sets.map((set, index) => ({ label: set.label, ...results[index]! })).filter((set) => set.code === EXIT_FAILURE);
   if (failed.length > 0) {

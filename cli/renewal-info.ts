@@ -1,12 +1,12 @@
 // When a certificate on disk is due, by the CA's renewal window (RFC 9773) where it offers one. The last answer is
 // kept in renewal-info.json beside cert.pem, so a daily run inside the CA's Retry-After decides from that file with
-// no request; the request itself (cli/ari-query.ts) comes by dynamic import only on a run that must ask.
+// no request; the request itself (cli/ari-query.ts, made by the network process) comes only on a run that must ask.
 
 import type { CertificateSummary } from '../core/_der-lite.ts';
 import { hexEncode } from '../core/encoding.ts';
 import { certificateIdentifier, renewalDecision, type RenewalDecision, type RenewalWindow } from '../core/renewal.ts';
 import type { CliOptions } from './args.ts';
-import type { CaSession } from './ca-session.ts';
+import type { RenewalAsker } from './ari-query.ts';
 import type { CliPaths } from './defaults.ts';
 import type { Plan } from './plan.ts';
 import type { CliPlatform } from './platform.ts';
@@ -100,11 +100,11 @@ function readState(platform: CliPlatform, file: string): RenewalState | undefine
 /**
  * The plan once the CA's window has had its say. -F and -e renew whatever the time; a plan the time decided is
  * decided again from renewal-info.json, or from the CA's answer when that file is stale. Every renewal carries the
- * old certificate's identifier for `replaces` (the run sends it only if the CA offers ARI). `session` opens the run's
- * CA session, only when the CA has to be asked.
+ * old certificate's identifier for `replaces` (the run sends it only if the CA offers ARI). `ask` has the run's
+ * network process ask, and starts it, only when the CA has to be asked; `der` is the certificate it asks about.
  */
 export async function scheduleRenewal(
-  platform: CliPlatform, options: CliOptions, cert: CertificateSummary, paths: CliPaths, plan: Plan, now: Date, session: () => Promise<CaSession>,
+  platform: CliPlatform, options: CliOptions, cert: CertificateSummary, der: Uint8Array, paths: CliPaths, plan: Plan, now: Date, ask: RenewalAsker,
 ): Promise<Plan> {
   if (plan.action !== 'renew' && plan.action !== 'unchanged') return plan;
   const replaces = cert.authorityKeyIdentifier?.length ? certificateIdentifier(cert) : undefined;
@@ -113,8 +113,8 @@ export async function scheduleRenewal(
 
   let state = readState(platform, paths.renewalInfo);
   if (!state || !isCurrent(state, cert, now)) {
-    const [{ askRenewalInfo }, runPlatform, opened] = await Promise.all([import('./ari-query.ts'), platform.load(), session()]);
-    state = await askRenewalInfo({ ...platform, ...runPlatform }, options, opened, cert, state, paths.renewalInfo, now);
+    const [{ askRenewalInfo }, runPlatform] = await Promise.all([import('./ari-query.ts'), platform.load()]);
+    state = await askRenewalInfo({ ...platform, ...runPlatform }, options, ask, cert, der, state, paths.renewalInfo);
   }
   const decision = decideFromState(cert, state, now);
   const window = state.suggestedWindow && `the CA's renewal window ${state.suggestedWindow.start.toISOString()} to ${state.suggestedWindow.end.toISOString()}`;

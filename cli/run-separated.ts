@@ -6,8 +6,8 @@ import { dirnamePath } from '../adapters/_path.ts';
 import { base64UrlEncode, pemDecode } from '../core/encoding.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
-import { keyFiles, startRunChildren, type RunChildren } from './children.ts';
-import type { NetIssued, NetJob, NetRevoked } from './net-process.ts';
+import { keyFiles, startRenewalChild, startRunChildren, type RunChildren } from './children.ts';
+import type { NetIssued, NetRevoked, NetSession, NetSetJob } from './net-process.ts';
 import { EXIT_UNCHANGED } from './plan.ts';
 import type { BoundListener, CliPlatform, CliRunPlatform, StandaloneType } from './platform.ts';
 import { openSplitSession, type SplitSession, type SplitSet } from './privsep.ts';
@@ -18,6 +18,16 @@ type Platform = CliPlatform & CliRunPlatform;
 /** The session of a run split over its children, and the challenge type its network process serves itself, if any. */
 export interface RunSession extends SplitSession {
   standalone?: StandaloneType;
+}
+
+/** What every network process of a run is told: the CA, the User-Agent's runtime, -v, and --retry-time. */
+function netSession(platform: Platform, options: CliOptions): Pick<NetSession, 'directoryUrl' | 'runtime' | 'verbosity' | 'retryTime'> {
+  return {
+    directoryUrl: directoryUrlOf(options),
+    runtime: platform.runtime,
+    verbosity: options.verbosity,
+    ...(options.retryTime !== undefined && { retryTime: options.retryTime }),
+  };
 }
 
 /**
@@ -38,11 +48,9 @@ export async function openRunSession(platform: Platform, options: CliOptions, pa
   const session = openSplitSession(platform, {
     children,
     session: {
-      directoryUrl: directoryUrlOf(options),
-      runtime: platform.runtime,
-      verbosity: options.verbosity,
-      ...(options.retryTime !== undefined && { retryTime: options.retryTime }),
+      ...netSession(platform, options),
       ...(listener && { standalone: { type: listener.type, address: listener.address } }),
+      readDirectory: true,
     },
     ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
     ...(listener && { serveHere: async () => (here = await openResponder(platform, options, paths, log)) }),
@@ -50,6 +58,7 @@ export async function openRunSession(platform: Platform, options: CliOptions, pa
   });
   return {
     run: (set) => session.run(set),
+    ask: (question, log) => session.ask(question, log),
     async close() {
       await session.close();
       listener?.close();
@@ -59,8 +68,21 @@ export async function openRunSession(platform: Platform, options: CliOptions, pa
   };
 }
 
+/**
+ * The network process alone, which asks the CA for renewal windows (RFC 9773) for every set of the run that must ask;
+ * a set that turns out due is issued by a pair of its own (or its run's).
+ */
+export async function openRenewalSession(platform: Platform, options: CliOptions): Promise<SplitSession> {
+  const children = await startRenewalChild(platform, options);
+  return openSplitSession(platform, {
+    children,
+    session: { ...netSession(platform, options), readDirectory: false },
+    log: runLog(options, platform),
+  });
+}
+
 /** The job fields of one set that every mode shares; the key names are the key process's. */
-function baseJob(options: CliOptions, paths: CliPaths, names: string[], keyNames: { account: string; domain: string }, mode: NetJob['mode']): Omit<NetJob, 'id'> {
+function baseJob(options: CliOptions, paths: CliPaths, names: string[], keyNames: { account: string; domain: string }, mode: NetSetJob['mode']): Omit<NetSetJob, 'id'> {
   return {
     mode,
     names,

@@ -4,6 +4,7 @@
 
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pebble } from './_pebble.ts';
@@ -35,6 +36,21 @@ export interface RecordedRequest {
   method: string;
   path: string;
   status: number;
+  /** The uid that owns the client's end of the connection, from /proc/net/tcp: whom the process that asked runs as. */
+  uid: number;
+}
+
+/**
+ * The uid of the local TCP socket on 127.0.0.1:`port`, from /proc/net/tcp, whose lines give each socket's local
+ * address (hex, little-endian IPv4, then the port) and, in the eighth column, its owner's uid.
+ */
+function uidOfLocalSocket(port: number): number {
+  const address = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === address) return Number(fields[7]);
+  }
+  return -1;
 }
 
 /** Boulder's answers: an unknown certificate (malformed, 404) or one that already has a replacement (409). */
@@ -155,8 +171,12 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
     if (typeof payload?.csr === 'string') proxy.finalizedCsrs.push(payload.csr);
   }
 
+  // Read as the connection comes, while the client's socket surely exists.
+  const owners = new Map<number, number>();
+  server.on('connection', (socket: Socket) => owners.set(socket.remotePort!, uidOfLocalSocket(socket.remotePort!)));
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    res.on('finish', () => proxy.requests.push({ method: req.method!, path: req.url ?? '/', status: res.statusCode }));
+    const uid = owners.get(req.socket.remotePort!) ?? -1;
+    res.on('finish', () => proxy.requests.push({ method: req.method!, path: req.url ?? '/', status: res.statusCode, uid }));
     (async () => {
       const path = req.url ?? '/';
       const body = await readBody(req);

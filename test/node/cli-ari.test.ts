@@ -7,11 +7,15 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startPebble, type Pebble } from '../_pebble.ts';
-import { startAcmeProxy, type AcmeProxy } from '../_acme-proxy.ts';
+import { startAcmeProxy, type AcmeProxy, type RecordedRequest } from '../_acme-proxy.ts';
 import { RUNTIMES, opensslRead, runCli, snapshotTree, tempDir, type Runtime } from './_cli.ts';
 import { hexEncode, pemDecode } from '../../core/encoding.ts';
 import { certificateIdentifier } from '../../core/renewal.ts';
 import { parseCertificate } from '../../core/x509.ts';
+
+/** Whom the network process runs as: nobody when the tests run as root, as CI does; else the tests' own user. */
+const NETWORK_UID = process.getuid!() === 0 ? 65534 : process.getuid!();
+const uidsOf = (requests: RecordedRequest[]) => [...new Set(requests.map((request) => request.uid))];
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -81,8 +85,11 @@ for (const runtime of RUNTIMES) {
     test(`[${runtime}] a window in the past: the run asks and renews with replaces (exit 0)`, async () => {
       const certId = s.certId();
       proxy.setRenewalInfo(certId, window(-2, 1));
+      const since = proxy.requests.length;
       const result = await s.run(['-v', NAME]);
       assert.equal(result.code, 0, result.stderr);
+      // The question and the renewal alike come from the network process, which runs unprivileged (cli/privsep.ts).
+      assert.deepEqual(uidsOf(proxy.requests.slice(since)), [NETWORK_UID]);
       assert.match(result.stderr, /renewing .*cert\.pem: due since \S+ \(the CA's renewal window /);
       assert.equal(proxy.renewalInfoRequests.at(-1), certId);
       assert.equal(proxy.orders.at(-1)!.replaces, certId);
@@ -94,9 +101,11 @@ for (const runtime of RUNTIMES) {
       const future = window(20, 2);
       proxy.setRenewalInfo(certId, { ...future, retryAfterSeconds: 3 * 3600 });
       const asked = proxy.renewalInfoRequests.length;
+      const since = proxy.requests.length;
       const result = await s.run(['-v', NAME]);
       assert.equal(result.code, 2, result.stderr);
       assert.equal(proxy.renewalInfoRequests.length, asked + 1);
+      assert.deepEqual(uidsOf(proxy.requests.slice(since)), [NETWORK_UID]);
       assert.match(result.stderr, new RegExp(`renewal is due from \\S+ \\(the CA's renewal window ${future.start.toISOString()} to ${future.end.toISOString()}; next check `));
       const state = s.state();
       assert.deepEqual(state.suggestedWindow, { start: future.start.toISOString(), end: future.end.toISOString() });

@@ -100,6 +100,8 @@ describe('a thousand sets in one run', () => {
       // the network process for the issuances), one account for the -f that -n created.
       assert.equal(proxy.count('directory'), 2);
       assert.equal(proxy.count('accountsCreated'), 1);
+      // Every request, the 900 questions for renewal windows included, comes from a network process, unprivileged.
+      assert.deepEqual([...new Set(proxy.requests.map((request) => request.uid))], [process.getuid!() === 0 ? 65534 : process.getuid!()]);
       console.log(`[${runtime}] 1000 sets under ulimit -n 256: ${seconds.toFixed(1)} s, ${proxy.requests.length} requests (${proxy.requests.length - 900} for 100 issuances)`);
     });
   }
