@@ -51,7 +51,7 @@ test('sign guard: orders and CSRs name this run\'s identifiers alone; the domain
   assertThrows(() => guard.checkSign({ key: 'account', payload: { identifiers: [{ type: 'dns', value: 'a.example' }, { type: 'dns', value: 'evil.example' }] }, header: byAccount('/new-order') }),
     Error, 'it names other identifiers than a.example, b.example');
   assertThrows(() => guard.checkCsr('domain', { identifiers: normalizeIdentifiers(['a.example']) }), Error, 'refuses to build a CSR for other names');
-  assertThrows(() => guard.checkCsr('account', { identifiers: normalizeIdentifiers(['a.example', 'b.example']) }), Error, 'only the domain key is a certificate key');
+  assertThrows(() => guard.checkCsr('account', { identifiers: normalizeIdentifiers(['a.example', 'b.example']) }), Error, 'only a domain key is a certificate key');
   assertThrows(() => guard.checkSign({ key: 'domain', payload: undefined, header: byAccount('/order/1') }), Error, 'the domain key signs only a revocation');
 });
 
