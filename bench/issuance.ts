@@ -106,15 +106,15 @@ async function bundleHelpers(): Promise<void> {
   await esbuild.build({ ...common, entryPoints: { probe: join(root, 'bench/_probe.ts') }, outExtension: { '.js': '.cjs' }, format: 'cjs' });
 }
 
-async function issuance(pebble: Pebble, label: string, command: (outDir: string) => string[], tree = false): Promise<Sample[]> {
+async function issuance(pebble: Pebble, label: string, command: (outDir: string) => string[], tree = false, runs = RUNS): Promise<Sample[]> {
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: pebble.tlsCaFile, BENCH_CA_HOST: new URL(pebble.directoryUrl).host };
   const samples: Sample[] = [];
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < runs; run++) {
     const outDir = mkdtempSync(join(tmpdir(), 'acme-bench-'));
     try {
       const sample = await measure(command(outDir), env, true, tree);
       if (sample.code !== 0) throw new Error(`${label} run ${run + 1} failed (exit ${sample.code}): ${sample.stderr.trim()}`);
-      if (sample.requests === 0) throw new Error(`${label} run ${run + 1}: the probe counted no request to the CA; does it still use node:https?`);
+      if (sample.requests === 0 && !tree) throw new Error(`${label} run ${run + 1}: the probe counted no request to the CA; does it still use node:https?`);
       samples.push(sample);
     } finally {
       rmSync(outDir, { recursive: true, force: true });
@@ -156,10 +156,14 @@ async function cronPath(pebble: Pebble, proxy: AcmeProxy): Promise<CronSamples> 
     const expire = () => writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(readFileSync(stateFile, 'utf8')), nextCheck: new Date(Date.now() - 1000).toISOString() }));
     // The same command a crontab would hold, minus -nN.
     const cron = [cli, '--directory', proxy.directoryUrl, '-c', join(dir, 'certs'), '-f', join(dir, 'account.pem'), '-k', join(dir, 'domain.pem'), ...NAMES];
+    // A run that asks does so through a network process of its own: its peak RSS is summed over the processes, as
+    // an issuance's is, and its requests are counted at the proxy, out of the probe's reach.
     const cronRun = async (ask: boolean, probe: boolean) => {
       if (ask) expire();
-      const sample = await measure(cron, env, probe);
+      const since = proxy.requests.length;
+      const sample = await measure(cron, env, probe && !ask, probe && ask);
       if (sample.code !== 2) throw new Error(`cron run exited ${sample.code}, not 2: ${sample.stderr}`);
+      if (ask) sample.requests = proxy.requests.length - since;
       return sample;
     };
     const result: CronSamples = { bare: [], cached: [], asked: [] };
@@ -189,13 +193,19 @@ if (!existsSync(cli)) {
 }
 /** Our CLI against npm acme-client, 5 issuances each. */
 async function compareIssuance(): Promise<void> {
-  // -vv: the trace counts the requests, which the network process makes out of the probe's reach.
-  const traced = (entry: string) => (outDir: string) => {
-    const [file, ...args] = ours(pebble, pebble.directoryUrl, entry)(outDir);
-    return [file!, '-vv', ...args];
+  // The network process makes the requests out of the probe's reach: one more run, untimed, counts them from -vv's
+  // trace, which the timed runs leave out as a user's would (its lines go through the parent).
+  const counted = async (label: string, entry: string) => {
+    const samples = await issuance(pebble, label, ours(pebble, pebble.directoryUrl, entry), true);
+    const [traced] = await issuance(pebble, label, (outDir) => {
+      const [file, ...args] = ours(pebble, pebble.directoryUrl, entry)(outDir);
+      return [file!, '-vv', ...args];
+    }, true, 1);
+    for (const sample of samples) sample.requests = traced!.requests;
+    return samples;
   };
-  const oursSamples = await issuance(pebble, 'acme-client (ours)', traced(cli), true);
-  const besideSamples = beside ? await issuance(pebble, `acme-client (${beside})`, traced(beside), true) : undefined;
+  const oursSamples = await counted('acme-client (ours)', cli);
+  const besideSamples = beside ? await counted(`acme-client (${beside})`, beside) : undefined;
   const peerSamples = await issuance(pebble, 'npm acme-client', peer(pebble));
 
   const summary = (samples: Sample[]) => ({
