@@ -83,8 +83,11 @@ export function openedOnFirstUse<T extends { close?(): unknown }>(open: () => Pr
  */
 export function renewalSessionOnFirstUse(platform: CliPlatform, options: CliOptions): { ask: RenewalAsker; close(): Promise<void> } {
   const session = openedOnFirstUse(async () => {
+    // The child starts first, as an issuance's do, and its start-up overlaps this process's loading.
+    const child = import('./children.ts').then(({ startRenewalChild }) => startRenewalChild(platform, options));
+    child.catch(() => {}); // awaited below
     const [{ openRenewalSession }, runPlatform] = await Promise.all([import('./run-separated.ts'), platform.load()]);
-    return openRenewalSession({ ...platform, ...runPlatform }, options);
+    return openRenewalSession({ ...platform, ...runPlatform }, options, await child);
   });
   return { ask: async (question, log) => (await session.get()).ask(question, log), close: session.close };
 }

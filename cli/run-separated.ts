@@ -6,7 +6,7 @@ import { dirnamePath } from '../adapters/_path.ts';
 import { base64UrlEncode, pemDecode } from '../core/encoding.ts';
 import type { CliOptions } from './args.ts';
 import { directoryUrlOf, type CliPaths } from './defaults.ts';
-import { keyFiles, startRenewalChild, startRunChildren, type RunChildren } from './children.ts';
+import { keyFiles, startRunChildren, type RunChildren } from './children.ts';
 import type { NetIssued, NetRevoked, NetSession, NetSetJob } from './net-process.ts';
 import { EXIT_UNCHANGED } from './plan.ts';
 import type { BoundListener, CliPlatform, CliRunPlatform, StandaloneType } from './platform.ts';
@@ -69,11 +69,11 @@ export async function openRunSession(platform: Platform, options: CliOptions, pa
 }
 
 /**
- * The network process alone, which asks the CA for renewal windows (RFC 9773) for every set of the run that must ask;
+ * The session of the network process alone (cli/children.ts startRenewalChild), which asks the CA for renewal windows
+ * (RFC 9773) for every set of the run that must ask;
  * a set that turns out due is issued by a pair of its own (or its run's).
  */
-export async function openRenewalSession(platform: Platform, options: CliOptions): Promise<SplitSession> {
-  const children = await startRenewalChild(platform, options);
+export function openRenewalSession(platform: Platform, options: CliOptions, children: RunChildren): SplitSession {
   return openSplitSession(platform, {
     children,
     session: { ...netSession(platform, options), readDirectory: false },
