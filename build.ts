@@ -126,9 +126,11 @@ async function buildLibrary(): Promise<void> {
   }
 }
 
-/** What the CLI loads only once a certificate has to change, by dynamic import from the entry. */
+/**
+ * What the CLI loads only once a certificate has to change (or ARI has to be asked), by dynamic import from the entry:
+ * all of it one CommonJS file, dist/cli/lazy.cjs, each module an export of it by its name here.
+ */
 const CLI_LAZY_MODULES: Record<string, string> = {
-  'set-files': 'cli/set-files.ts',
   'run-separated': 'cli/run-separated.ts',
   'renew-many': 'cli/renew-many.ts',
   'ari-query': 'cli/ari-query.ts',
@@ -137,11 +139,12 @@ const CLI_LAZY_MODULES: Record<string, string> = {
   'node-dns': 'adapters/node-dns.ts',
   'node-dns-update': 'adapters/node-dns-update.ts',
 };
+const LAZY_OUTPUT = 'lazy.cjs';
 
 /**
- * What starts the key and network processes, which the entry loads by require() from one CommonJS file of its own
- * (dist/cli/children.cjs) rather than by import(): their start-up is on the path of every issuance, and the ES module
- * loader's first use held up their spawn (measured: the first spawn 25 ms into this process's code, against 70 ms).
+ * What starts the key and network processes, which the entry loads from one small file of its own
+ * (dist/cli/children.cjs), before the rest: their start-up is on the path of every issuance (measured: the first
+ * spawn 25 ms into this process's code, against 70 ms when it came after the ES module loader's first use).
  */
 const CLI_CHILD_STARTERS = ['cli/children.ts', 'cli/node-children.ts'];
 const CHILD_STARTERS_OUTPUT = 'children.cjs';
@@ -156,26 +159,29 @@ const CLI_CHILD_ENTRIES: Record<string, string> = {
   'key-child': 'cli/node-key-child.ts',
   'net-child': 'cli/node-net-child.ts',
 };
-const CLI_CHILD_FOLDER = 'dist/cli/child';
+const CLI_CHILD_FOLDER = 'child';
 
 /**
- * The crypto engines core loads only without WebCrypto (core/engine.ts), which a Node child never lacks: each is a
- * file of its own beside the children's entries, required only when used (a SEC1 key without its public point needs
- * noble's curve arithmetic, core/key-pem.ts). Inside the entries they were 40% of the code V8 compiles at every start.
+ * The crypto engines core loads only without WebCrypto (core/engine.ts), which Node never lacks: each is a file of
+ * its own beside the children's entries, required only when used (a SEC1 key without its public point needs noble's
+ * curve arithmetic, core/key-pem.ts). Inside the children's files they were 40% of the code V8 compiles at every start.
  */
-const CLI_CHILD_APART: Record<string, string> = {
+const CLI_ENGINES_APART: Record<string, string> = {
   'engine-noble': 'core/engine-noble.ts',
   'engine-node-rsa': 'core/engine-node-rsa.ts',
 };
 
+/** A file apart from a bundle, relative to the bundle's folder, and the export of it that a module stands for. */
+interface ApartFile { file: string; member?: string }
 const REQUIRED_APART = 'required-apart';
 
 /**
- * In a CommonJS bundle, turns the dynamic imports of `apart` (a source's absolute path to its file beside the bundle)
- * and of Node's built-ins into require(): import() would start Node's ES module loader, which costs a process ~10 ms
- * the first time. Any other dynamic import is `other`'s to resolve, or bundled when it returns undefined.
+ * In a CommonJS bundle, turns the dynamic imports of `apart` (by a source's absolute path) and of Node's built-ins into
+ * require(): import() would start Node's ES module loader, whose first use alone costs a process ~10 ms, and which
+ * then reads, compiles and links each module on its own (measured: the parent's modules of an issuance took 58 ms of
+ * CPU to load as ES modules, 20 ms from one CommonJS file). Any other dynamic import is esbuild's to bundle.
  */
-function requireApart(apart: Map<string, string>, other?: (args: esbuild.OnResolveArgs, source: string) => esbuild.OnResolveResult | undefined): esbuild.Plugin {
+function requireApart(apart: Map<string, ApartFile>): esbuild.Plugin {
   return {
     name: 'require-apart',
     setup(build) {
@@ -185,66 +191,82 @@ function requireApart(apart: Map<string, string>, other?: (args: esbuild.OnResol
         if (args.kind !== 'dynamic-import') return undefined;
         if (NODE_BUILTINS.has(args.path)) return { path: args.path, namespace: REQUIRED_APART };
         if (!args.path.startsWith('.')) return undefined;
-        const source = resolve(args.resolveDir, args.path);
-        const output = apart.get(source);
-        if (output) return { path: `./${output}`, namespace: REQUIRED_APART };
-        return other?.(args, source);
+        const target = apart.get(resolve(args.resolveDir, args.path));
+        if (!target) return undefined;
+        return { path: `./${target.file}${target.member === undefined ? '' : `#${target.member}`}`, namespace: REQUIRED_APART };
       });
-      build.onLoad({ filter: /.*/, namespace: REQUIRED_APART }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: REQUIRED_APART }, (args) => {
+        const [file, member] = args.path.split('#');
+        return { contents: `module.exports = require(${JSON.stringify(file)})${member === undefined ? '' : `[${JSON.stringify(member)}]`};`, loader: 'js' };
+      });
     },
   };
+}
+
+/** A bundle of all `sources`' exports. */
+function exportsOf(sources: string[], sourcefile: string): esbuild.StdinOptions {
+  return { contents: sources.map((source) => `export * from './${source}';`).join('\n'), resolveDir: '.', sourcefile, loader: 'ts' };
+}
+
+/**
+ * A bundle whose export NAME is the module that `modules` names so, each one run the first time it is asked for: the
+ * lazy modules that a run does not use cost it their compilation alone.
+ */
+function modulesOf(modules: Record<string, string>, sourcefile: string): esbuild.StdinOptions {
+  const getter = ([name, source]: [string, string]) =>
+    `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => require('./${source}') });`;
+  return { contents: Object.entries(modules).map(getter).join('\n'), resolveDir: '.', sourcefile, loader: 'js' };
 }
 
 async function buildCli(): Promise<void> {
   // The daily cron run must start fast, so the entry is one CommonJS file holding the whole cron path: esbuild's
   // shared chunks had split it into seven ES modules, and Node's ES module loader alone costs several milliseconds
   // (measured: +25 ms over `node -e 0` as seven ES modules, +19 ms as one, +9 ms as one CommonJS file).
-  // The lazy modules are ES modules bundled apart, with their own chunks, loaded by import(); the few small modules
-  // both sides use are then present twice, which is safe because they keep no state and the entry tests no class
-  // but Error.
-  const lazy = await esbuild.build({
-    entryPoints: CLI_LAZY_MODULES,
-    outdir: 'dist/cli/lazy',
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    minify: true,
-    metafile: true,
-    logLevel: 'warning',
-  });
-  const lazyOutputs = new Map(Object.entries(CLI_LAZY_MODULES).map(([name, source]) => [resolve(source), `./lazy/${name}.js`]));
-  const starters = new Map(CLI_CHILD_STARTERS.map((source) => [resolve(source), CHILD_STARTERS_OUTPUT]));
-  // The entry, the child starters and the children: each one CommonJS file.
+  // The rest is loaded by require() from files beside it: the child starters first, then the lazy modules. The few
+  // small modules that the entry and those files both use are then present twice, which is safe because they keep no
+  // state and the entry tests no class but Error.
+  const starters: [string, ApartFile][] = CLI_CHILD_STARTERS.map((source) => [resolve(source), { file: CHILD_STARTERS_OUTPUT }]);
+  const lazyModules: [string, ApartFile][] = Object.entries(CLI_LAZY_MODULES).map(([name, source]) => [resolve(source), { file: LAZY_OUTPUT, member: name }]);
+  const engines = (folder: string): [string, ApartFile][] =>
+    Object.entries(CLI_ENGINES_APART).map(([name, source]) => [resolve(source), { file: join(folder, `${name}.cjs`) }]);
   const oneFile = {
-    outdir: 'dist/cli', outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', minify: true, metafile: true,
-    logLevel: 'warning',
+    bundle: true, format: 'cjs', platform: 'node', target: 'node20', minify: true, metafile: true, logLevel: 'warning',
   } as const;
   const entry = await esbuild.build({
     ...oneFile,
     entryPoints: { 'acme-client': 'cli/main.ts' },
+    outdir: 'dist/cli',
+    outExtension: { '.js': '.cjs' },
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [requireApart(starters, (args, source) => {
-      const output = lazyOutputs.get(source);
-      if (output) return { path: output, external: true };
-      return { errors: [{ text: `${args.path} is imported lazily but is not in CLI_LAZY_MODULES or CLI_CHILD_STARTERS` }] };
-    })],
+    // What the entry imports lazily must stay out of it: the cron path compiles the whole entry.
+    plugins: [requireApart(new Map([...starters, ...lazyModules])), {
+      name: 'nothing-else-lazy',
+      setup(build) {
+        build.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import'
+          ? { errors: [{ text: `${args.path} is imported lazily but is not in CLI_LAZY_MODULES or CLI_CHILD_STARTERS` }] }
+          : undefined));
+      },
+    }],
   });
   const childStarters = await esbuild.build({
-    ...oneFile,
-    stdin: { contents: CLI_CHILD_STARTERS.map((source) => `export * from './${source}';`).join('\n'), resolveDir: '.', sourcefile: 'child-starters.ts', loader: 'ts' },
-    outdir: undefined,
-    outfile: join('dist/cli', CHILD_STARTERS_OUTPUT),
+    ...oneFile, stdin: exportsOf(CLI_CHILD_STARTERS, 'child-starters.ts'), outfile: join('dist/cli', CHILD_STARTERS_OUTPUT),
   });
-  const apart = new Map(Object.entries(CLI_CHILD_APART).map(([name, source]) => [resolve(source), `${name}.cjs`]));
+  const lazy = await esbuild.build({
+    ...oneFile,
+    stdin: modulesOf(CLI_LAZY_MODULES, 'lazy.js'),
+    outfile: join('dist/cli', LAZY_OUTPUT),
+    plugins: [requireApart(new Map([...starters, ...engines(CLI_CHILD_FOLDER)]))],
+  });
   const children = await esbuild.build({
-    ...oneFile, outdir: CLI_CHILD_FOLDER, entryPoints: { ...CLI_CHILD_ENTRIES, ...CLI_CHILD_APART }, plugins: [requireApart(apart)],
+    ...oneFile,
+    entryPoints: { ...CLI_CHILD_ENTRIES, ...CLI_ENGINES_APART },
+    outdir: join('dist/cli', CLI_CHILD_FOLDER),
+    outExtension: { '.js': '.cjs' },
+    plugins: [requireApart(new Map(engines('.')))],
   });
   const outputs = (metafile: esbuild.Metafile) => Object.keys(metafile.outputs).filter((file) => /\.c?js$/.test(file));
   recordSize('cli (cron path)', outputs(entry.metafile));
-  recordSize('cli (all)', [...outputs(entry.metafile), ...outputs(lazy.metafile), ...outputs(childStarters.metafile), ...outputs(children.metafile)]);
+  recordSize('cli (all)', [entry, childStarters, lazy, children].flatMap(({ metafile }) => outputs(metafile)));
 }
 
 async function buildWeb(): Promise<void> {
