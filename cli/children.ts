@@ -6,6 +6,7 @@ import { dirnamePath } from '../adapters/_path.ts';
 import { listenPermission, type CliOptions } from './args.ts';
 import { directoryUrlOf, resolvePaths, type CliPaths } from './defaults.ts';
 import type { KeyFileSpec, KeyProcessConfig } from './key-process.ts';
+import type { NetSession } from './net-process.ts';
 import type { ChildHandle, CliPlatform } from './platform.ts';
 
 /** Looked up in this order when --user is not given, as acme-client-portable and Debian's packages name the account. */
@@ -102,9 +103,19 @@ async function startChildren(
   const listen = purpose === 'issue' ? options.standalone ?? options.standaloneTls : undefined;
   if (listen) net.push(listenPermission(listen));
   const user = networkUser(platform, options.user);
+  // What the network process is told once, on its command line, since nothing in it is secret: so it reads the CA's
+  // directory as soon as it has started, while this process is still loading, checking and locking.
+  const session: NetSession = {
+    directoryUrl: directoryUrlOf(options),
+    runtime: platform.runtime,
+    verbosity: options.verbosity,
+    ...(options.retryTime !== undefined && { retryTime: options.retryTime }),
+    ...(listen && { standalone: { type: options.standalone ? 'http-01' : 'tls-alpn-01', address: listen } }),
+    readDirectory: purpose !== 'ari',
+  };
   // The network process first: the CA's directory is the first thing the run waits for, the key process's first
   // signature comes after it.
-  const netChild = await platform.startChild({ role: 'net', args: [], read: [], write: [], net, ...(user && { user }), ...(listen && { listens: true }) });
+  const netChild = await platform.startChild({ role: 'net', args: [JSON.stringify(session)], read: [], write: [], net, ...(user && { user }), ...(listen && { listens: true }) });
   let keyChild: ChildHandle | undefined;
   try {
     if (key) keyChild = await platform.startChild({ role: 'key', args: [JSON.stringify(key.config)], ...key.grants, net: [] });

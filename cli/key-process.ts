@@ -10,7 +10,7 @@ import { base64UrlEncode } from '../core/encoding.ts';
 import { exportPkcs8Pem, importKey } from '../core/key-pem.ts';
 import type { KeyType } from '../core/key-types.ts';
 import type { ExternalAccountBinding } from '../core/jws.ts';
-import { generateKey, type AcmeKey } from '../core/keys.ts';
+import { generateKey, jwkThumbprint, type AcmeKey } from '../core/keys.ts';
 import { serveSigners } from '../core/signer-protocol.ts';
 import { localSigner, type KeySigner } from '../core/signer.ts';
 import { lineChannel } from '../core/_line-rpc.ts';
@@ -146,6 +146,8 @@ export async function runKeyProcess(platform: KeyChildPlatform): Promise<number>
       return null;
     },
     persist: ({ key }) => ring.persist(String(key)),
+    // RFC 7638, of an account key, for the parent's key authorizations (RFC 8555 §8.1); null for a key it lacks.
+    thumbprint: ({ key }) => (typeof key === 'string' && Object.hasOwn(ring.signers, key) ? jwkThumbprint(ring.signers[key]!.publicJwk) : null),
     // From the parent, over this channel rather than the command line that ps(1) shows; the parent never passes
     // this request on for the network process.
     eab: ({ kid, hmacKey, algorithm }) => {

@@ -22,7 +22,7 @@ import { serialOf } from './renewal-info.ts';
 import { userAgent } from './version.ts';
 import { queryRenewalInfo, type RenewalAnswer, type RenewalQuestion } from './ari-query.ts';
 
-/** What the parent tells the network process once, before any set: the CA, and how to talk to it. */
+/** What the parent tells the network process once, on its command line (nothing here is secret): the CA, and how to talk to it. */
 export interface NetSession {
   directoryUrl: string;
   /** The parent's runtime, for the User-Agent (RFC 8555 §6.1). */
@@ -261,9 +261,9 @@ async function runJob(shared: NetShared, job: NetJob): Promise<void> {
   }
 }
 
-/** Asks the parent for the session, then for each set's job until it answers that there is none left. */
+/** Starts the run's session with the CA, then asks the parent for each job until it answers that there is none left. */
 async function serveSession(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
-  const session = (await parent.call('session')) as NetSession;
+  const session = JSON.parse(platform.args[0]!) as NetSession;
   await testHook(platform, parent, 'start');
   // The server starts beside the directory read: under Node it waits for the socket the parent hands over.
   const serving = session.standalone && platform.standaloneResponder(session.standalone.type, session.standalone.address);

@@ -7,15 +7,13 @@
 
 import { KEY_DIR_MODE } from '../adapters/_shared.ts';
 import type { ChallengeTask, ChallengeType } from '../core/resources.ts';
-import type { PublicJwk } from '../core/engine.ts';
 import type { ChallengeResponder } from '../core/flow.ts';
 import { dns01TxtValue, type ExternalAccountBinding } from '../core/jws.ts';
-import { jwkThumbprint } from '../core/keys.ts';
 import { normalizeIdentifiers } from '../core/names.ts';
 import { RpcClient, lineChannel, serveRpc } from '../core/_line-rpc.ts';
 import type { RunChildren } from './children.ts';
 import type { KeyFileSpec } from './key-process.ts';
-import type { NetIssued, NetJob, NetRevoked, NetSession, NetSetJob } from './net-process.ts';
+import type { NetIssued, NetJob, NetRevoked, NetSetJob } from './net-process.ts';
 import type { RenewalAsker } from './ari-query.ts';
 import type { Log } from './set-files.ts';
 import type { ChildHandle, CliPlatform, CliRunPlatform } from './platform.ts';
@@ -23,11 +21,10 @@ import type { ChildHandle, CliPlatform, CliRunPlatform } from './platform.ts';
 /** RFC 8555 §8.1, as core/client.ts checks it: a token names files and URLs, so the parent checks it again. */
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,255}$/;
 
-/** What a session of the split needs before its first set: its children, and what the network process is told once. */
+/** What a session of the split needs before its first set: its children, already started with what they are told once. */
 export interface SplitSessionSpec {
   /** The key and network processes, started already (cli/children.ts); they end when the session closes. */
   children: RunChildren;
-  session: NetSession;
   /** The external account binding, handed to the key process alone: it adds it to the newAccount request it signs. */
   eab?: ExternalAccountBinding;
   /** Serves the standalone port in this process, for a network process that may not bind it (Deno, below 1024). */
@@ -159,7 +156,6 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
   let sessionResponder: ChallengeResponder | undefined;
   const responderOf = (entry: Required<HandedJob>) => entry.set.responder ?? sessionResponder;
   const served = serveRpc(channelOf(netChild, 'the network process'), {
-    session: () => spec.session,
     job: () => (jobs.length ? jobs.shift()! : new Promise<NetJob | null>((resolve) => waiting.push(resolve))),
     keys: afterFirstSet(() => forward('keys')({})),
     sign: afterFirstSet(forward('sign')),
@@ -217,9 +213,9 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
         // One set's keys were loaded at the key process's start; every other set's are loaded now.
         await (set.keys ? forward('add')(set.keys) : forward('check')({}));
         if (spec.eab) await (bound ??= forward('eab')({ ...spec.eab }).then(() => {}));
-        const publicKeys = (await forward('keys')({})) as Record<string, { publicJwk: PublicJwk } | undefined>;
-        const account = publicKeys[set.job.accountKey];
-        const thumbprint = account ? await jwkThumbprint(account.publicJwk) : '';
+        // The key process computes it: this process then needs no WebCrypto unless it answers a challenge itself.
+        const thumbprint = (await forward('thumbprint')({ key: set.job.accountKey })) ?? '';
+        if (typeof thumbprint !== 'string') throw new Error('The key process answered with no thumbprint');
         return set.beforeNetwork && !(await set.beforeNetwork()) ? undefined : thumbprint;
       })();
       const thumbprint = await Promise.race([prepared, broken]);

@@ -5,9 +5,9 @@
 import { dirnamePath } from '../adapters/_path.ts';
 import { base64UrlEncode, pemDecode } from '../core/encoding.ts';
 import type { CliOptions } from './args.ts';
-import { directoryUrlOf, type CliPaths } from './defaults.ts';
+import type { CliPaths } from './defaults.ts';
 import { keyFiles, startRunChildren, type RunChildren } from './children.ts';
-import type { NetIssued, NetRevoked, NetSession, NetSetJob } from './net-process.ts';
+import type { NetIssued, NetRevoked, NetSetJob } from './net-process.ts';
 import { EXIT_UNCHANGED } from './plan.ts';
 import type { BoundListener, CliPlatform, CliRunPlatform, StandaloneType } from './platform.ts';
 import { openSplitSession, type SplitSession, type SplitSet } from './privsep.ts';
@@ -18,16 +18,6 @@ type Platform = CliPlatform & CliRunPlatform;
 /** The session of a run split over its children, and the challenge type its network process serves itself, if any. */
 export interface RunSession extends SplitSession {
   standalone?: StandaloneType;
-}
-
-/** What every network process of a run is told: the CA, the User-Agent's runtime, -v, and --retry-time. */
-function netSession(platform: Platform, options: CliOptions): Pick<NetSession, 'directoryUrl' | 'runtime' | 'verbosity' | 'retryTime'> {
-  return {
-    directoryUrl: directoryUrlOf(options),
-    runtime: platform.runtime,
-    verbosity: options.verbosity,
-    ...(options.retryTime !== undefined && { retryTime: options.retryTime }),
-  };
 }
 
 /**
@@ -47,11 +37,6 @@ export async function openRunSession(platform: Platform, options: CliOptions, pa
   let here: Awaited<ReturnType<typeof openResponder>> | undefined;
   const session = openSplitSession(platform, {
     children,
-    session: {
-      ...netSession(platform, options),
-      ...(listener && { standalone: { type: listener.type, address: listener.address } }),
-      readDirectory: true,
-    },
     ...(options.eabKid !== undefined && { eab: { kid: options.eabKid, hmacKey: options.eabHmacKey! } }),
     ...(listener && { serveHere: async () => (here = await openResponder(platform, options, paths, log)) }),
     log,
@@ -76,7 +61,6 @@ export async function openRunSession(platform: Platform, options: CliOptions, pa
 export function openRenewalSession(platform: Platform, options: CliOptions, children: RunChildren): SplitSession {
   return openSplitSession(platform, {
     children,
-    session: { ...netSession(platform, options), readDirectory: false },
     log: runLog(options, platform),
   });
 }
