@@ -106,21 +106,30 @@ async function bundleHelpers(): Promise<void> {
   await esbuild.build({ ...common, entryPoints: { probe: join(root, 'bench/_probe.ts') }, outExtension: { '.js': '.cjs' }, format: 'cjs' });
 }
 
-async function issuance(pebble: Pebble, label: string, command: (outDir: string) => string[], tree = false, runs = RUNS): Promise<Sample[]> {
+/**
+ * RUNS timed runs of `command`, bare, as a user runs it; then one more that counts: under the probe (requests at
+ * node:https, peak RSS), or for a `split` client, whose network process is out of the probe's reach, with -vv's trace
+ * counting the requests and the peak RSS summed over its processes. Sampling /proc every few milliseconds takes CPU
+ * from the processes measured, so no timed run carries it.
+ */
+async function issuance(pebble: Pebble, label: string, command: (outDir: string) => string[], split = false): Promise<Sample[]> {
   const env = { ...process.env, NODE_EXTRA_CA_CERTS: pebble.tlsCaFile, BENCH_CA_HOST: new URL(pebble.directoryUrl).host };
-  const samples: Sample[] = [];
-  for (let run = 0; run < runs; run++) {
+  const once = async (run: number, counting: boolean) => {
     const outDir = mkdtempSync(join(tmpdir(), 'acme-bench-'));
     try {
-      const sample = await measure(command(outDir), env, true, tree);
-      if (sample.code !== 0) throw new Error(`${label} run ${run + 1} failed (exit ${sample.code}): ${sample.stderr.trim()}`);
-      if (sample.requests === 0 && !tree) throw new Error(`${label} run ${run + 1}: the probe counted no request to the CA; does it still use node:https?`);
-      samples.push(sample);
+      const [file, ...args] = command(outDir);
+      const sample = await measure(counting && split ? [file!, '-vv', ...args] : [file!, ...args], env, counting && !split, counting && split);
+      if (sample.code !== 0) throw new Error(`${label} run ${run} failed (exit ${sample.code}): ${sample.stderr.trim()}`);
+      if (counting && sample.requests === 0) throw new Error(`${label}: no request to the CA was counted; does the probe still see node:https, does -vv still trace?`);
+      return sample;
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
-  }
-  return samples;
+  };
+  const samples: Sample[] = [];
+  for (let run = 1; run <= RUNS; run++) samples.push(await once(run, false));
+  const { requests, rssMiB } = await once(RUNS + 1, true);
+  return samples.map((sample) => ({ ...sample, requests, rssMiB }));
 }
 
 const ours = (pebble: Pebble, directoryUrl = pebble.directoryUrl, entry = cli) => (outDir: string) => {
@@ -193,19 +202,8 @@ if (!existsSync(cli)) {
 }
 /** Our CLI against npm acme-client, 5 issuances each. */
 async function compareIssuance(): Promise<void> {
-  // The network process makes the requests out of the probe's reach: one more run, untimed, counts them from -vv's
-  // trace, which the timed runs leave out as a user's would (its lines go through the parent).
-  const counted = async (label: string, entry: string) => {
-    const samples = await issuance(pebble, label, ours(pebble, pebble.directoryUrl, entry), true);
-    const [traced] = await issuance(pebble, label, (outDir) => {
-      const [file, ...args] = ours(pebble, pebble.directoryUrl, entry)(outDir);
-      return [file!, '-vv', ...args];
-    }, true, 1);
-    for (const sample of samples) sample.requests = traced!.requests;
-    return samples;
-  };
-  const oursSamples = await counted('acme-client (ours)', cli);
-  const besideSamples = beside ? await counted(`acme-client (${beside})`, beside) : undefined;
+  const oursSamples = await issuance(pebble, 'acme-client (ours)', ours(pebble, pebble.directoryUrl, cli), true);
+  const besideSamples = beside ? await issuance(pebble, `acme-client (${beside})`, ours(pebble, pebble.directoryUrl, beside), true) : undefined;
   const peerSamples = await issuance(pebble, 'npm acme-client', peer(pebble));
 
   const summary = (samples: Sample[]) => ({
