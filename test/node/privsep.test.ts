@@ -126,6 +126,28 @@ for (const runtime of RUNTIMES) {
       assert.ok(['account', 'one', 'two'].every((key) => seen.holders[seen.keyPid]!.includes(`${key} key JWK d`)), seen.holders[seen.keyPid]!.join(', '));
     });
 
+    test(`[${runtime}] --renew-list -F with its network process killed mid-run: every set FAILED naming it, nothing left running, nothing changed`, async () => {
+      const tree = join(s.dir, 'tree');
+      const before = snapshotTree(tree);
+      let members: number[] = [];
+      let killed = -1;
+      const result = await runCli(['--directory', pebble.directoryUrl, '-f', join(s.dir, 'many-account.pem'), '-C', www, '--key-type', 'ec256', '-F',
+        '--eab-kid', 'kid-1', '--eab-hmac-key', EAB_KEY, '--renew-list', join(s.dir, 'sets.txt'), tree], {
+        runtime, caFile: pebble.tlsCaFile, env: { ACME_CLIENT_TEST_HOOK: 'pause' },
+        onStderr: (stderr, pid) => {
+          if (killed > 0 || !stderr.includes('test hook: paused')) return;
+          members = processTree(pid);
+          killed = processesConnectedTo(members, caPort())[0]!;
+          process.kill(killed, 'SIGKILL');
+        },
+      });
+      assert.equal(result.code, 1, result.stderr);
+      const failure = `FAILED: The network process (pid ${killed}) was killed by SIGKILL before the run was done`;
+      assert.deepEqual(result.stdout.trim().split('\n'), [`one.priv.example: ${failure}`, `two.priv.example: ${failure}`]);
+      assert.deepEqual(members.filter((pid) => existsSync(`/proc/${pid}`)), []);
+      assert.deepEqual(snapshotTree(tree), before);
+    });
+
     test(`[${runtime}] the network process is refused a key file and a write, and says so through the test hook`, async () => {
       const open = join(work.dir, `${runtime}-open`);
       mkdirSync(open);
