@@ -28,12 +28,17 @@ function grantOf(path: string): string {
 }
 
 /**
- * A child that may connect nowhere (the key process) makes no TLS connection, so it does without NODE_EXTRA_CA_CERTS:
- * with it, Node builds its whole root store at start, whatever the file holds (measured here: 25 ms of CPU with one
- * certificate, 40 ms with the system bundle, against a 65 ms start without).
+ * The network process, which parses what the CA sends as another user, gets only the variables that decide how it
+ * connects (whom it trusts, Node's own options) and the tests' hook: not the rest of the caller's environment, which
+ * may hold secrets, as Deno's children read none but the hook. The key process may connect nowhere and makes no TLS
+ * connection, so it does without NODE_EXTRA_CA_CERTS: with it, Node builds its whole root store at start, whatever the
+ * file holds (measured here: 25 ms of CPU with one certificate, 40 ms with the system bundle, against a 65 ms start
+ * without).
  */
+const NETWORK_ENVIRONMENT = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'ACME_CLIENT_TEST_HOOK'];
+
 function environmentOf(spec: ChildSpec): NodeJS.ProcessEnv {
-  if (spec.net.length) return process.env;
+  if (spec.net.length) return Object.fromEntries(NETWORK_ENVIRONMENT.filter((name) => process.env[name] !== undefined).map((name) => [name, process.env[name]]));
   const { NODE_EXTRA_CA_CERTS: _extraCaCerts, ...withoutExtraCaCerts } = process.env;
   return withoutExtraCaCerts;
 }

@@ -58,7 +58,7 @@ const isKeyProcess = (pid: number) => / (?:\S*key-child\.cjs|\S*deno-child\.ts k
  * seen() asserts what every split run must show, and returns the rest for the test's own assertions.
  */
 function pausedRun(keyFiles: () => Record<string, string>) {
-  let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number; macHolders: number[] } | undefined;
+  let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number; macHolders: number[]; netEnvironment: string[] } | undefined;
   let inspectError: unknown;
   const onStderr = (stderr: string, pid: number) => {
     if (seen || inspectError || !stderr.includes('test hook: paused')) return;
@@ -73,7 +73,8 @@ function pausedRun(keyFiles: () => Record<string, string>) {
       }
       // The parent holds the MAC key as its command line does; the key process adds the binding; the network process never sees the key.
       const macHolders = tree.filter((member) => findInMemory(member, { text: Buffer.from(EAB_KEY), raw: Buffer.from(EAB_KEY, 'base64url') }).length > 0);
-      seen = { commands: tree.map(commandLine), connected, netUid: connected.length === 1 ? uidOf(connected[0]!) : -1, holders, keyPid: tree.find(isKeyProcess) ?? -1, macHolders };
+      const netEnvironment = connected.length === 1 ? readFileSync(`/proc/${connected[0]}/environ`, 'utf8').split('\0').filter(Boolean).map((entry) => entry.split('=')[0]!) : [];
+      seen = { commands: tree.map(commandLine), connected, netUid: connected.length === 1 ? uidOf(connected[0]!) : -1, holders, keyPid: tree.find(isKeyProcess) ?? -1, macHolders, netEnvironment };
       process.kill(connected[0]!, 'SIGUSR2');
     } catch (error) {
       inspectError = error;
@@ -108,6 +109,12 @@ for (const runtime of RUNTIMES) {
       assert.ok(seen.holders[seen.keyPid]!.includes('account key JWK d') && seen.holders[seen.keyPid]!.includes('domain key JWK d'), seen.holders[seen.keyPid]!.join(', '));
       assert.ok(seen.macHolders.includes(seen.keyPid), `the external account binding's MAC key is not in the key process: ${seen.macHolders.join(', ')}`);
       assert.ok(!seen.macHolders.includes(seen.connected[0]!), 'the network process holds the MAC key');
+      // Node's network process gets only what decides how it connects, and the hook; Deno's reads none but the hook.
+      if (runtime === 'node') {
+        const connecting = ['ACME_CLIENT_TEST_HOOK', 'NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'SSL_CERT_DIR', 'SSL_CERT_FILE'];
+        assert.deepEqual(seen.netEnvironment.filter((name) => !connecting.includes(name)), [], 'PATH, HOME and the rest stay with the parent');
+        assert.ok(seen.netEnvironment.includes('NODE_EXTRA_CA_CERTS'), seen.netEnvironment.join(' '));
+      }
     });
 
     test(`[${runtime}] --renew-list: two sets share one key process and one network process; that one is nobody, connected, and holds no key`, async () => {
