@@ -154,7 +154,13 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
     return serve(params);
   };
   let sessionResponder: ChallengeResponder | undefined;
-  const responderOf = (entry: Required<HandedJob>) => entry.set.responder ?? sessionResponder;
+  /** The set's responder acts on the challenge as this process rebuilds it. */
+  const answer = (op: 'present' | 'cleanup') => afterFirstSet(async ({ id, task }) => {
+    const { set, thumbprint } = setOf(id);
+    const responder = set.responder ?? sessionResponder;
+    const checked = await checkedTask(task, set.job.names, responder, thumbprint);
+    return responder![op](checked);
+  });
   const served = serveRpc(channelOf(netChild, 'the network process'), {
     job: () => (jobs.length ? jobs.shift()! : new Promise<NetJob | null>((resolve) => waiting.push(resolve))),
     keys: afterFirstSet(() => forward('keys')({})),
@@ -177,14 +183,8 @@ export function openSplitSession(platform: CliPlatform & CliRunPlatform, spec: S
       if (sessionResponder || !spec.serveHere) throw new Error('this run has no port for the parent to serve');
       sessionResponder = await spec.serveHere();
     },
-    present: afterFirstSet(async ({ id, task }) => {
-      const entry = setOf(id);
-      return responderOf(entry)!.present(await checkedTask(task, entry.set.job.names, responderOf(entry), entry.thumbprint));
-    }),
-    cleanup: afterFirstSet(async ({ id, task }) => {
-      const entry = setOf(id);
-      return responderOf(entry)!.cleanup(await checkedTask(task, entry.set.job.names, responderOf(entry), entry.thumbprint));
-    }),
+    present: answer('present'),
+    cleanup: answer('cleanup'),
     log: ({ id, line }) => (id === undefined ? spec.log : jobOf(id).log)(printable(line)),
     warn: ({ id, line }) => (id === undefined ? (text: string) => platform.writeStderr(`acme-client: ${text}\n`) : jobOf(id).warn)(printable(line)),
     done: ({ id, result }) => jobOf(id).settle.resolve(result),
