@@ -148,11 +148,17 @@ test('callerResponder: one line at a time even when presented in parallel; each 
   const printed: string[] = [];
   output.on('data', (chunk: Buffer) => printed.push(...chunk.toString().split('\n').filter(Boolean)));
   const responder = callerResponder('dns-01', input, output);
+  // Each line is awaited as it is printed, however long the responder takes to get there.
+  const nextPrinted = () => new Promise((resolve) => output.once('data', resolve));
+  const first = nextPrinted();
   const both = Promise.all([responder.present(task('a.example', 't1')), responder.present(task('b.example', 't2'))]);
+  await first;
+  // The second name waits for the first one's line to come back.
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(printed, ['dns-01 a.example t1.thumbprint']);
+  const second = nextPrinted();
   input.write('dns-01 a.example t1.thumbprint\n');
-  await new Promise((resolve) => setImmediate(resolve));
+  await second;
   assert.deepEqual(printed, ['dns-01 a.example t1.thumbprint', 'dns-01 b.example t2.thumbprint']);
   input.write('dns-01 b.example t2.thumbprint\r\n');
   await both;
