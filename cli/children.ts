@@ -15,7 +15,7 @@ const DEFAULT_USERS = ['_acme-client', 'acme-client', 'nobody'];
 const CHILD_EXIT_GRACE_MS = 5000;
 
 /** The uid and gid the network process runs as: --user's, else the first of DEFAULT_USERS; none unless root. */
-export function networkUser(platform: CliPlatform, name: string | undefined): { uid: number; gid: number } | undefined {
+function networkUser(platform: CliPlatform, name: string | undefined): { uid: number; gid: number } | undefined {
   if (!platform.isRoot()) return undefined;
   const users = new Map<string, { uid: number; gid: number }>();
   for (const line of (platform.readTextFile('/etc/passwd') ?? '').split('\n')) {
@@ -34,7 +34,7 @@ export function networkUser(platform: CliPlatform, name: string | undefined): { 
 }
 
 /** Deno's --allow-net for the CAA pre-check: the DNS server given, else the system's, as Deno's resolver asks them. */
-export function dnsServersOf(platform: CliPlatform, server: string | undefined): string[] {
+function dnsServersOf(platform: CliPlatform, server: string | undefined): string[] {
   const withPort = (address: string) => (address.startsWith('[') ? (address.includes(']:') ? address : `${address}:53`)
     : address.includes(':') ? (address.split(':').length > 2 ? `[${address}]:53` : address) : `${address}:53`);
   if (server !== undefined) return [withPort(server)];

@@ -85,7 +85,7 @@ export interface NetRevoked {
 }
 
 /** Progress lines the parent prints under -v, in the same words as a single-process run. */
-export function describeEvent(event: FlowEvent): string {
+function describeEvent(event: FlowEvent): string {
   const name = (value: string, wildcard: boolean) => `${wildcard ? '*.' : ''}${value}`;
   switch (event.kind) {
     case 'account':

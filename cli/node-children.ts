@@ -16,7 +16,7 @@ export { bindNodeListener } from './_node-handover.ts';
  * Each path once, and none inside another: Node 20 aborts on a path granted twice, and refuses a folder itself once a
  * file inside it is granted as well.
  */
-export function disjointGrants(paths: readonly string[]): string[] {
+function disjointGrants(paths: readonly string[]): string[] {
   const unique = [...new Set(paths.map((path) => path.replace(/(.)\/+$/, '$1')))];
   const inside = (path: string, dir: string) => path !== dir && path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
   return unique.filter((path) => !unique.some((other) => inside(path, other)));

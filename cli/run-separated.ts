@@ -162,7 +162,7 @@ async function issueSeparated(input: RunInput, platform: Platform, log: Log): Pr
     if (!result) return EXIT_UNCHANGED;
     return await installIssuedSet(platform, options, paths, lock!, checkIssued(result), log);
   } finally {
-    // The children are done with this set: they end while nothing else waits on them.
+    // A single set's session ends once its files are installed; the session of --renew-all's sets ends with the run.
     if (opened?.own) await opened.session.close();
     else if (!opened) await separate?.children?.then((children) => children.stop(), () => {});
     if (!held) await lock?.release();
