@@ -60,8 +60,6 @@ runCommand({
   startChild: async (spec) => (await import('./deno-children.ts')).startDenoChild(spec),
   load: async () => ({
     ...deno,
-    createFetch: deno.createDenoFetch,
-    caaResolver: deno.denoCaaResolver,
     dnsUpdateResponder: async (options) => deno.dnsUpdateResponder(options),
     bindListener: async (type, address) => (await import('./deno-children.ts')).bindDenoListener(type, address),
     renameFile: (from, to) => Deno.rename(from, to),

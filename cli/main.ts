@@ -8,17 +8,13 @@ import { runCommand } from './command.ts';
 import { withTestHooks, type CliRunPlatform } from './platform.ts';
 
 async function loadNodePlatform(): Promise<CliRunPlatform> {
-  const [node, { nodeCaaResolver }, { readdir, rename }] = await Promise.all([
-    import('../adapters/node.ts'), import('../adapters/node-dns.ts'), import('node:fs/promises'),
-  ]);
+  const [node, { readdir, rename }] = await Promise.all([import('../adapters/node.ts'), import('node:fs/promises')]);
   return {
     ...node,
     listDirectory: (path) => readdir(path),
     renameFile: (from, to) => rename(from, to),
     pid: process.pid,
     ...withTestHooks((name) => process.env[name], (text) => writeSync(2, text), node.acquireFileLock),
-    createFetch: node.createNodeFetch,
-    caaResolver: nodeCaaResolver,
     dnsUpdateResponder: async (options) => (await import('../adapters/node-dns-update.ts')).dnsUpdateResponder(options),
     bindListener: async (type, address) => (await import('./node-children.ts')).bindNodeListener(type, address),
   };

@@ -65,8 +65,6 @@ export interface CliRunPlatform {
   acquireFileLock(path: string, options?: LockOptions): Promise<HeldLock>;
   /** A named moment of a run (e.g. "journal-written"), where a crash test may stop it: see withTestHooks. */
   checkpoint(name: string): void;
-  /** A fetch that verifies TLS against the runtime's trust store, sends this User-Agent, and keeps its connections until close(). */
-  createFetch(userAgent: string): ClosingFetch;
   webrootResponder(dir: string): ChallengeResponder;
   /** Rejects with "Cannot listen on HOST:PORT for http-01: …" when it cannot listen. */
   startStandaloneResponder(address: ListenAddress): Promise<StandaloneResponder>;
@@ -74,8 +72,6 @@ export interface CliRunPlatform {
   startTlsAlpnResponder(address: ListenAddress): Promise<StandaloneResponder>;
   /** -t over standard input and output. */
   callerResponder(type: CallerChallengeType): ChallengeResponder & { close(): void };
-  /** CAA lookups (RFC 8659): the system's resolvers, or one DNS server given as "host:port". */
-  caaResolver(server?: string): CaaResolver;
   /** dns-01 by RFC 2136 updates (--dns-update), whose code loads only then. */
   dnsUpdateResponder(options: DnsUpdateResponderOptions): Promise<ChallengeResponder>;
   /**
@@ -146,8 +142,11 @@ export interface KeyChildPlatform extends ChildChannel, Pick<CliPlatform, 'readT
   Pick<CliRunPlatform, 'writeFileAtomic' | 'writeNewFile' | 'makeDirectories'> {}
 
 /** The network process's runtime (cli/net-process.ts): connections, and the file calls its test hook tries. */
-export interface NetChildPlatform extends ChildChannel, Pick<CliPlatform, 'readTextFile'>,
-  Pick<CliRunPlatform, 'writeFileAtomic' | 'createFetch' | 'caaResolver'> {
+export interface NetChildPlatform extends ChildChannel, Pick<CliPlatform, 'readTextFile'>, Pick<CliRunPlatform, 'writeFileAtomic'> {
+  /** A fetch that verifies TLS against the runtime's trust store, sends this User-Agent, and keeps its connections until close(). */
+  createFetch(userAgent: string): ClosingFetch;
+  /** CAA lookups (RFC 8659): the system's resolvers, or one DNS server given as "host:port". */
+  caaResolver(server?: string): CaaResolver;
   /** ACME_CLIENT_TEST_HOOK, which only the tests set (cli/net-process.ts). */
   readonly testHook?: string;
   /** Resolves when the process receives SIGUSR2 (SIGUSR1 starts Node's inspector): a test that paused the run lets it go on. */
