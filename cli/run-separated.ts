@@ -41,14 +41,15 @@ export async function openRunSession(platform: Platform, options: CliOptions, pa
     ...(listener && { serveHere: async () => (here = await openResponder(platform, options, paths, log)) }),
     log,
   });
+  let closed: Promise<void> | undefined;
   return {
     run: (set) => session.run(set),
     ask: (question, log) => session.ask(question, log),
-    async close() {
+    close: () => (closed ??= (async () => {
       await session.close();
       listener?.close();
       await here?.close?.();
-    },
+    })()),
     ...(listener && { standalone: listener.type }),
   };
 }
@@ -160,6 +161,8 @@ async function issueSeparated(input: RunInput, platform: Platform, log: Log): Pr
       warn: (line) => platform.writeStderr(`acme-client: ${line}\n`),
     });
     if (!result) return EXIT_UNCHANGED;
+    // The children have nothing left to do, so they end while the files are written; the finally waits for them.
+    if (opened.own) void opened.session.close();
     return await installIssuedSet(platform, options, paths, lock!, checkIssued(result), log);
   } finally {
     // A single set's session ends once its files are installed; the session of --renew-all's sets ends with the run.
