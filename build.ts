@@ -127,8 +127,8 @@ async function buildLibrary(): Promise<void> {
 }
 
 /**
- * What the CLI loads only once a certificate has to change (or ARI has to be asked), by dynamic import from the entry:
- * all of it one CommonJS file, dist/cli/lazy.cjs, each module an export of it by its name here.
+ * What the CLI loads only once a certificate has to change, by dynamic import from the entry: one CommonJS file,
+ * dist/cli/lazy.cjs, each module an export of it by its name here (what only some runs load is apart, below).
  */
 const CLI_LAZY_MODULES: Record<string, string> = {
   'run-separated': 'cli/run-separated.ts',
