@@ -165,7 +165,8 @@ async function issueSeparated(input: RunInput, platform: Platform, log: Log): Pr
     if (opened.own) void opened.session.close();
     return await installIssuedSet(platform, options, paths, lock!, checkIssued(result), log);
   } finally {
-    // A single set's session ends once its files are installed; the session of --renew-all's sets ends with the run.
+    // A single set's session ends with the set (once a certificate is in hand, while it is installed); the session of
+    // --renew-all's sets ends with the run.
     if (opened?.own) await opened.session.close();
     else if (!opened) await separate?.children?.then((children) => children.stop(), () => {});
     if (!held) await lock?.release();
