@@ -191,7 +191,8 @@ export function crashCampaign(runtime: Runtime): void {
       const issued = await set.run(['-nN']);
       assert.equal(issued.code, 0, issued.stderr);
       const started = Date.now();
-      assert.equal((await set.run(['-F', '-b'])).code, 0);
+      const timed = await set.run(['-F', '-b']);
+      assert.equal(timed.code, 0, timed.stderr);
       const runMs = Date.now() - started;
       for (const at of RENEWAL_POINTS) {
         const before = readFileSync(join(set.certs, 'cert.pem'), 'utf8');
@@ -214,9 +215,11 @@ export function crashCampaign(runtime: Runtime): void {
 
     test(`[${runtime}] a set that does not belong together (an old fullchain.pem; a domain key the certificate is not for) is renewed by the daily run, which says why`, async () => {
       const set = setOf('mismatch');
-      assert.equal((await set.run(['-nN'])).code, 0);
+      const issued = await set.run(['-nN']);
+      assert.equal(issued.code, 0, issued.stderr);
       const oldFullchain = readFileSync(join(set.certs, 'fullchain.pem'), 'utf8');
-      assert.equal((await set.run(['-F'])).code, 0);
+      const renewed = await set.run(['-F']);
+      assert.equal(renewed.code, 0, renewed.stderr);
       // What an older acme-client left when killed between its renames: a new cert.pem beside an old fullchain.pem.
       writeFileSync(join(set.certs, 'fullchain.pem'), oldFullchain);
       const repaired = await set.run([]);
