@@ -46,28 +46,52 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether 127.0.0.1:`port` can be listened on now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** The lowest port the kernel hands out to outgoing connections (ip_local_port_range). */
+function ephemeralPortsStart(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const FIRST_TEST_PORT = 10000;
+let nextPort = 0;
+
+/**
+ * A free port below the kernel's range for outgoing connections. A port from listen(0) is in that range, so between the
+ * moment it is found free and a server's bind (each CLI run binds its standalone port again), any connection the suite
+ * opens may take it as its own local port: CI saw "the port is in use" that way. Each test process counts up from a
+ * place of its own, taken from its pid, so that files running at once rarely probe the same ports; each probe takes
+ * its port from the count before it waits, so ports asked for at once (Promise.all) all differ.
+ */
+export async function freePort(): Promise<number> {
+  const end = ephemeralPortsStart();
+  const span = end - FIRST_TEST_PORT;
+  if (nextPort === 0) nextPort = FIRST_TEST_PORT + ((process.pid * 7919) % span);
+  for (let tried = 0; tried < span; tried++) {
+    const port = nextPort;
+    nextPort = port + 1 >= end ? FIRST_TEST_PORT : port + 1;
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`No free port from ${FIRST_TEST_PORT} to ${end - 1}`);
 }
 
 /** Free ports below 1024 (the tests run as root), from the top down; the kernel hands out none there by itself. */
 async function freePrivilegedPorts(count: number): Promise<number[]> {
   const ports: number[] = [];
   for (let port = 1023; port > 512 && ports.length < count; port--) {
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) ports.push(port);
+    if (await canListen(port)) ports.push(port);
   }
   if (ports.length < count) throw new Error('No free ports below 1024');
   return ports;
