@@ -40,15 +40,22 @@ export interface RecordedRequest {
   uid: number;
 }
 
+/** 127.0.0.1:`port` as /proc/net/tcp writes it: hex, little-endian IPv4, then the port. */
+function procAddress(port: number): string {
+  return `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
 /**
- * The uid of the local TCP socket on 127.0.0.1:`port`, from /proc/net/tcp, whose lines give each socket's local
- * address (hex, little-endian IPv4, then the port) and, in the eighth column, its owner's uid.
+ * The uid that owns the client's end of a connection from 127.0.0.1:`clientPort` to 127.0.0.1:`serverPort`, from
+ * /proc/net/tcp, whose lines give each socket's local and remote address and, in the eighth column, its owner's uid.
+ * Both ends are matched: another socket may have the same local port (a connection of this process to Pebble, gone
+ * and in TIME_WAIT, whose uid reads 0), and CI once counted such a socket as the client.
  */
-function uidOfLocalSocket(port: number): number {
-  const address = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+function uidOfClientSocket(clientPort: number, serverPort: number): number {
+  const [local, remote] = [procAddress(clientPort), procAddress(serverPort)];
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
-    if (fields[1] === address) return Number(fields[7]);
+    if (fields[1] === local && fields[2] === remote) return Number(fields[7]);
   }
   return -1;
 }
@@ -173,7 +180,7 @@ export async function startAcmeProxy(pebble: Pebble, options: AcmeProxyOptions =
 
   // Read as the connection comes, while the client's socket surely exists.
   const owners = new Map<number, number>();
-  server.on('connection', (socket: Socket) => owners.set(socket.remotePort!, uidOfLocalSocket(socket.remotePort!)));
+  server.on('connection', (socket: Socket) => owners.set(socket.remotePort!, uidOfClientSocket(socket.remotePort!, socket.localPort!)));
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const uid = owners.get(req.socket.remotePort!) ?? -1;
     res.on('finish', () => proxy.requests.push({ method: req.method!, path: req.url ?? '/', status: res.statusCode, uid }));
