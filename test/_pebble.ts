@@ -2,7 +2,7 @@
 // with a throwaway TLS certificate, and stops both by PID. Node-only test helper.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,11 +69,52 @@ const FIRST_TEST_PORT = 10000;
 let nextPort = 0;
 
 /**
- * A free port below the kernel's range for outgoing connections. A port from listen(0) is in that range, so between the
- * moment it is found free and a server's bind (each CLI run binds its standalone port again), any connection the suite
- * opens may take it as its own local port: CI saw "the port is in use" that way. Each test process counts up from a
- * place of its own, taken from its pid, so that files running at once rarely probe the same ports; each probe takes
- * its port from the count before it waits, so ports asked for at once (Promise.all) all differ.
+ * Where each test process marks the ports it holds, by its pid: a port such as a CLI run's standalone port stays
+ * unbound between runs, and without a mark another test file, running at once, could find it free and take it too.
+ */
+const PORT_MARKS = join(tmpdir(), 'acme-client-test-ports');
+const marked: string[] = [];
+process.on('exit', () => marked.forEach((mark) => rmSync(mark, { force: true })));
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Marks `port` as this process's; false when a live process marked it first. */
+function markPort(port: number): boolean {
+  mkdirSync(PORT_MARKS, { recursive: true });
+  const mark = join(PORT_MARKS, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(mark, String(process.pid), { flag: 'wx' });
+      marked.push(mark);
+      return true;
+    } catch {
+      let owner: number;
+      try {
+        // A mark being written reads empty: its writer is alive.
+        owner = Number(readFileSync(mark, 'utf8') || process.pid);
+      } catch {
+        continue; // removed meanwhile
+      }
+      if (owner === process.pid || isAlive(owner)) return false;
+      rmSync(mark, { force: true }); // its process is gone
+    }
+  }
+  return false;
+}
+
+/**
+ * A free port that no other test process holds, below the kernel's range for outgoing connections. A port from
+ * listen(0) is in that range, where any connection the suite opens may take it as its own local port between a CLI
+ * run and the next; CI saw "the port is in use" that way, and from two files holding the same port. Each process
+ * counts up from a place of its own, taken from its pid, and each port is taken from the count before the probe
+ * waits, so ports asked for at once (Promise.all) all differ.
  */
 export async function freePort(): Promise<number> {
   const end = ephemeralPortsStart();
@@ -82,7 +123,7 @@ export async function freePort(): Promise<number> {
   for (let tried = 0; tried < span; tried++) {
     const port = nextPort;
     nextPort = port + 1 >= end ? FIRST_TEST_PORT : port + 1;
-    if (await canListen(port)) return port;
+    if (markPort(port) && (await canListen(port))) return port;
   }
   throw new Error(`No free port from ${FIRST_TEST_PORT} to ${end - 1}`);
 }
