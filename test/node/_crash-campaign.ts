@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { startPebble, type Pebble } from '../_pebble.ts';
 import { startAcmeProxy, type AcmeProxy } from '../_acme-proxy.ts';
 import { denoPermissions, runCli, runCliUntil, tempDir, type CliResult, type Runtime } from './_cli.ts';
+import { processTree, whenReleased } from './_proc.ts';
 import { pemDecodeAll } from '../../core/encoding.ts';
 import { parseCsr } from '../../core/csr.ts';
 import { importKey } from '../../core/key-pem.ts';
@@ -83,25 +84,29 @@ export function crashCampaign(runtime: Runtime): void {
     /** A run stopped with SIGKILL at a checkpoint, or after a delay if it has not ended by then. */
     const run = async (args: string[], stop: { at?: string; afterMs?: number } = {}): Promise<CliResult & { killed: boolean }> => {
       const command = argv(args);
+      // The next run starts once the killed run's children have ended, as they do once they read the end of their input.
       if (stop.at) {
         const paused = runCliUntil(command, stop.at, options(command));
-        await paused.paused;
+        const tree = processTree(await paused.paused);
         paused.kill();
-        return { ...(await paused.result), killed: true };
+        const result = await paused.result;
+        await whenReleased(tree);
+        return { ...result, killed: true };
       }
-      let killed = false;
+      let killedTree: number[] | undefined;
       const result = await runCli(command, {
         ...options(command),
         onSpawn(child) {
           if (stop.afterMs === undefined) return;
           setTimeout(() => {
             if (child.exitCode !== null || child.signalCode !== null) return;
-            killed = true;
+            killedTree = processTree(child.pid!);
             child.kill('SIGKILL');
           }, stop.afterMs);
         },
       });
-      return { ...result, killed };
+      if (killedTree) await whenReleased(killedTree);
+      return { ...result, killed: killedTree !== undefined };
     };
     return { dir, certs, run };
   }

@@ -6,6 +6,30 @@
 import { createPrivateKey } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 
+/** How long whenReleased waits before it names the processes that still hold files. */
+const RELEASE_LIMIT_MS = 10_000;
+
+/**
+ * Resolves once no process of `pids` holds a file (its /proc/PID/fd is empty or gone). A run killed with SIGKILL leaves
+ * its children to end when they read the end of their input, and on a loaded machine one may still hold the
+ * standalone port when the next run starts (CI saw "the port is in use" that way). Linux gives no event for another
+ * process's end, so this looks every 10 ms.
+ */
+export async function whenReleased(pids: readonly number[]): Promise<void> {
+  const holdsFiles = (pid: number) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).length > 0;
+    } catch {
+      return false;
+    }
+  };
+  const started = Date.now();
+  while (pids.some(holdsFiles)) {
+    if (Date.now() - started > RELEASE_LIMIT_MS) throw new Error(`processes ${pids.filter(holdsFiles).join(', ')} still hold files ${RELEASE_LIMIT_MS} ms after their run was killed`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** `root` and every process below it. */
 export function processTree(root: number): number[] {
   // Each thread's list of the processes it started (Linux's /proc/PID/task/TID/children): a walk of a few small files
