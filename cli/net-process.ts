@@ -265,9 +265,6 @@ async function runJob(shared: NetShared, job: NetJob): Promise<void> {
 async function serveSession(platform: NetChildPlatform, parent: RpcClient): Promise<number> {
   const session = JSON.parse(platform.args[0]!) as NetSession;
   await testHook(platform, parent, 'start');
-  // The server starts beside the directory read: under Node it waits for the socket the parent hands over.
-  const serving = session.standalone && platform.standaloneResponder(session.standalone.type, session.standalone.address);
-  serving?.catch(() => {}); // awaited below
   let served: StandaloneResponder | undefined;
   const jobs: Promise<void>[] = [];
   try {
@@ -283,12 +280,17 @@ async function serveSession(platform: NetChildPlatform, parent: RpcClient): Prom
     let read: Promise<Directory> | undefined;
     const directory = () => (read ??= fetchDirectory(session.directoryUrl, transport));
     if (session.readDirectory) directory().catch(() => {}); // awaited by each set
-    // Before the first set: a port that Deno's network process cannot bind after all ends the run here, and one that
-    // it may not bind (below ip_unprivileged_port_start) is served by the parent, as a webroot is written.
-    served = await serving;
-    if (serving && !served) await parent.call('serve');
+    let job = (await parent.call('job')) as NetJob | null;
+    // Only once the first set is handed out, since the parent has checked the port by then: Deno's network process
+    // binds it again, and binding it sooner made the parent's own check find it taken. A port that this process
+    // cannot bind after all ends the run here, and one that it may not bind (below ip_unprivileged_port_start) is
+    // served by the parent, as a webroot is written. Under Node the socket the parent handed over is served.
+    if (job && session.standalone) {
+      served = await platform.standaloneResponder(session.standalone.type, session.standalone.address);
+      if (!served) await parent.call('serve');
+    }
     const shared: NetShared = { platform, parent, session, transport, directory, ...(served && { served }), accounts: new Map() };
-    for (let job = (await parent.call('job')) as NetJob | null; job; job = (await parent.call('job')) as NetJob | null) jobs.push(runJob(shared, job));
+    for (; job; job = (await parent.call('job')) as NetJob | null) jobs.push(runJob(shared, job));
     await Promise.all(jobs);
   } catch (error) {
     await parent.call('failed', { message: error instanceof Error ? error.message : String(error) });
