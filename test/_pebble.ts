@@ -85,9 +85,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Marks `port` as this process's; false when a live process marked it first. */
+/** Marks `port` as this process's (in PORT_MARKS, which exists); false when a live process marked it first. */
 function markPort(port: number): boolean {
-  mkdirSync(PORT_MARKS, { recursive: true });
   const mark = join(PORT_MARKS, String(port));
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -112,7 +111,7 @@ function markPort(port: number): boolean {
 /**
  * A free port that no other test process holds, below the kernel's range for outgoing connections. A port from
  * listen(0) is in that range, where any connection the suite opens may take it as its own local port between a CLI
- * run and the next; CI saw "the port is in use" that way, and from two files holding the same port. Each process
+ * run and the next, and another test file could find it free then as well. Each process
  * counts up from a place of its own, taken from its pid, and each port is taken from the count before the probe
  * waits, so ports asked for at once (Promise.all) all differ.
  */
@@ -120,6 +119,7 @@ export async function freePort(): Promise<number> {
   const end = ephemeralPortsStart();
   const span = end - FIRST_TEST_PORT;
   if (nextPort === 0) nextPort = FIRST_TEST_PORT + ((process.pid * 7919) % span);
+  mkdirSync(PORT_MARKS, { recursive: true });
   for (let tried = 0; tried < span; tried++) {
     const port = nextPort;
     nextPort = port + 1 >= end ? FIRST_TEST_PORT : port + 1;

@@ -12,7 +12,7 @@ const RELEASE_LIMIT_MS = 10_000;
 /**
  * Resolves once no process of `pids` holds a file (its /proc/PID/fd is empty or gone). A run killed with SIGKILL leaves
  * its children to end when they read the end of their input, and on a loaded machine one may still hold the
- * standalone port when the next run starts (CI saw "the port is in use" that way). Linux gives no event for another
+ * standalone port when the next run starts. Linux gives no event for another
  * process's end, so this looks every 10 ms.
  */
 export async function whenReleased(pids: readonly number[]): Promise<void> {
