@@ -57,11 +57,12 @@ const isKeyProcess = (pid: number) => / (?:\S*key-child\.cjs|\S*deno-child\.ts k
  * to the CA, and which processes hold any part of the keys in the files `keyFiles()` names (read once they exist).
  * seen() asserts what every split run must show, and returns the rest for the test's own assertions.
  */
-function pausedRun(keyFiles: () => Record<string, string>) {
+/** `pauses`: how many jobs pause with their certificate before the tree is read; each set's keys are on disk by then. */
+function pausedRun(keyFiles: () => Record<string, string>, pauses = 1) {
   let seen: { commands: string[]; connected: number[]; netUid: number; holders: Record<number, string[]>; keyPid: number; macHolders: number[]; netEnvironment: string[] } | undefined;
   let inspectError: unknown;
   const onStderr = (stderr: string, pid: number) => {
-    if (seen || inspectError || !stderr.includes('test hook: paused')) return;
+    if (seen || inspectError || stderr.split('test hook: paused').length - 1 < pauses) return;
     try {
       const tree = processTree(pid);
       const connected = processesConnectedTo(tree, caPort());
@@ -123,7 +124,7 @@ for (const runtime of RUNTIMES) {
       const tree = join(s.dir, 'tree');
       mkdirSync(tree);
       const domainKey = (name: string) => join(tree, 'private', name, 'privkey.pem');
-      const paused = pausedRun(() => ({ account: join(s.dir, 'many-account.pem'), one: domainKey('one.priv.example'), two: domainKey('two.priv.example') }));
+      const paused = pausedRun(() => ({ account: join(s.dir, 'many-account.pem'), one: domainKey('one.priv.example'), two: domainKey('two.priv.example') }), 2);
       const result = await runCli(['--directory', pebble.directoryUrl, '-f', join(s.dir, 'many-account.pem'), '-C', www, '--key-type', 'ec256', '-nN',
         '--eab-kid', 'kid-1', '--eab-hmac-key', EAB_KEY, '--renew-list', list, tree], { runtime, caFile: pebble.tlsCaFile, env: { ACME_CLIENT_TEST_HOOK: 'pause' }, onStderr: paused.onStderr });
       assert.equal(result.code, 0, result.stdout + result.stderr);
